@@ -1,0 +1,1 @@
+"""Contact estimation: VLM reasoning and multi-view localization of per-vertex contact."""

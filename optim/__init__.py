@@ -1,0 +1,1 @@
+"""Losses, object initialization and the staged optimizer."""

@@ -1,0 +1,1 @@
+"""Detection, segmentation, depth, 2D keypoints and body initialization."""

@@ -1,0 +1,1 @@
+"""The scene: body models, object model, camera, renderer, sample-folder I/O and exports."""

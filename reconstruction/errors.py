@@ -1,0 +1,9 @@
+"""The error type for problems the user can fix."""
+
+
+class HoifitError(Exception):
+    """A problem with the input or set-up that the user can fix.
+
+    The message is one line: what is wrong and what to do. Command-line tools print it without a
+    stack trace and exit non-zero.
+    """

@@ -1,0 +1,1 @@
+"""Object-mesh galleries and retrieval by image crop or text."""

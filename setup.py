@@ -1,0 +1,30 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="hoifit",
+    version="0.1.0",
+    description="3D human-object interaction from a single image: contact-guided joint fitting.",
+    python_requires=">=3.10",
+    packages=find_packages(include=["contact*", "reconstruction*", "retrieval*", "perception*",
+                                    "optim*"]),
+    install_requires=[
+        # Install torch==2.13.0 first on a CPU-only machine (see the Makefile): an unpinned
+        # torch pulls the CUDA build.
+        "torch>=2.4",
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "smplx>=0.1.28",
+        "anny>=0.6",
+        "transformers>=5.0",
+        "peft>=0.13",
+        "trimesh>=4.0",
+        # libigl: signed distances; embreex: ray casting through trimesh. Both are wheels, with
+        # no system library to install.
+        "libigl>=2.5",
+        "embreex>=2.17",
+        "pillow>=10.0",
+        "pyyaml>=6.0",
+        "tqdm>=4.60",
+    ],
+    extras_require={"test": ["pytest>=8.0", "ruff>=0.6"]},
+)
