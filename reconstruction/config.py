@@ -37,8 +37,10 @@ class BodyConfig:
 
 @dataclass
 class CameraConfig:
-    """Intrinsics when the sample gives none; the first that is set wins, then EXIF, then the
-    default field of view (`reconstruction.camera.DEFAULT_FOV_DEG`).
+    """Intrinsics when the sample gives none.
+
+    The first field that is set wins, then the image's EXIF, then the default field of view
+    (`reconstruction.camera.DEFAULT_FOV_DEG`).
 
     Attributes:
         focal_px: focal length in pixels.

@@ -5,7 +5,7 @@ fixed layout (the body in its rest pose facing the camera, the object standing b
 same floor) until the fitting stage replaces it.
 """
 
-import logging
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reconstruction.body_models import BodyParams, build_body_model
+from reconstruction.atomic_io import atomic_write_json
+from reconstruction.body_models import build_body_model
 from reconstruction.camera import Camera
 from reconstruction.config import HoifitConfig, save_config
 from reconstruction.errors import HoifitError
-from reconstruction.atomic_io import atomic_write_json
 from reconstruction.exports import write_scene
 from reconstruction.image_io import camera_for_image, find_image, fit_to_max_size, load_image
 from reconstruction.object_model import (
@@ -31,7 +31,6 @@ from reconstruction.object_model import (
 )
 from reconstruction.scene import Scene
 
-log = logging.getLogger(__name__)
 
 # Rotation from a y-up, +z-facing model frame into the OpenCV camera frame (y down), facing the
 # camera: 180 degrees about x.
@@ -118,10 +117,11 @@ def place_side_by_side(
         body_vertices: (V, 3) body vertices, y up, facing +z, metres.
         object_vertices: (Vo, 3) object vertices, y up, metres.
         camera: the camera that will look at the scene.
+        gap: free space between body and object, metres.
 
     Returns:
         The body translation (3,) and object translation (3,) in the camera frame, to be added
-        after rotating by `MODEL_TO_CAMERA`.
+        after rotating by `MODEL_TO_CAMERA` about the model-frame origin.
     """
     body = body_vertices @ MODEL_TO_CAMERA.T
     obj = object_vertices @ MODEL_TO_CAMERA.T
@@ -168,20 +168,13 @@ def reconstruct(
     body_t, object_t = place_side_by_side(
         rest_vertices, inputs.object_mesh.vertices.astype(np.float64), inputs.camera
     )
-    params = BodyParams(
+    # The root joint sits at the origin of the model frame and `global_orient` turns about it, so
+    # the placement's translation is the body's `transl`.
+    params = dataclasses.replace(
+        rest,
         global_orient=torch.tensor([[math.pi, 0.0, 0.0]], device=device),
-        body_pose=rest.body_pose,
-        betas=rest.betas,
-        transl=rest.transl,
-        left_hand_pose=rest.left_hand_pose,
-        right_hand_pose=rest.right_hand_pose,
+        transl=torch.tensor(body_t[None], dtype=torch.float32, device=device),
     )
-    with torch.no_grad():
-        # The model rotates about its root joint, so the offset is measured after posing.
-        posed = body_model(params).vertices[0].cpu().double().numpy()
-    params.transl = torch.as_tensor(
-        rest_vertices @ MODEL_TO_CAMERA.T + body_t - posed, device=device
-    ).mean(0, keepdim=True).float()
     with torch.no_grad():
         body_vertices = body_model(params).vertices[0].cpu().numpy()
     pose = ObjectPose.from_matrix(

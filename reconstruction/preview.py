@@ -78,6 +78,7 @@ def side_view_vertices(
         vertex_sets: (V_i, 3) camera-frame vertices of each mesh.
         K: (3, 3) intrinsics.
         image_size: (H, W).
+        angle_deg: turn about the vertical axis, degrees.
 
     Returns:
         The moved vertex sets, same shapes.

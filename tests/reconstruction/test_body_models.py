@@ -13,12 +13,7 @@ from reconstruction.rotations import (
     matrix_to_rotation_6d,
     rotation_6d_to_matrix,
 )
-from tests.reconstruction.smplx_format import (
-    SMPL_VERTICES,
-    SMPLX_VERTICES,
-    write_smpl_model,
-    write_smplx_model,
-)
+from tests.reconstruction.smplx_format import SMPL_VERTICES, SMPLX_VERTICES
 
 LIMB_PARTS = (
     "left_hand",
@@ -34,14 +29,6 @@ REQUIRED_PARTS = (*LIMB_PARTS, "torso", "back", "buttocks", "head", *PART_UNIONS
 NUM_VERTICES = {"anny": 13718, "smplx": SMPLX_VERTICES, "smpl": SMPL_VERTICES}
 LEFT_SHOULDER = {"anny": "upperarm01.L", "smplx": "left_shoulder", "smpl": "left_shoulder"}
 KP = {name: i for i, name in enumerate(COCO17_NAMES)}
-
-
-@pytest.fixture(scope="session")
-def smplx_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("smplx_models")
-    write_smplx_model(folder)
-    write_smpl_model(folder)
-    return str(folder)
 
 
 def build(backend, smplx_dir, **kwargs):

@@ -1,0 +1,12 @@
+import pytest
+
+from tests.reconstruction.smplx_format import write_smpl_model, write_smplx_model
+
+
+@pytest.fixture(scope="session")
+def smplx_dir(tmp_path_factory):
+    """A folder laid out like HOIFIT_SMPLX_DIR, holding stand-in SMPL-X and SMPL files."""
+    folder = tmp_path_factory.mktemp("smplx_models")
+    write_smplx_model(folder)
+    write_smpl_model(folder)
+    return str(folder)
