@@ -1,6 +1,6 @@
 """Reconstruct a 3D human-object interaction from one image or sample folder.
 
-    python reconstruct.py SAMPLE_FOLDER_OR_IMAGE [--config NAME] [--out DIR] [--set key=value]
+python reconstruct.py SAMPLE_FOLDER_OR_IMAGE [--config NAME] [--out DIR] [--set key=value]
 """
 
 import argparse
@@ -19,14 +19,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("input", help="an image file or a sample folder")
     parser.add_argument(
-        "--config", default="default",
+        "--config",
+        default="default",
         help=f"preset ({', '.join(preset_names())}) or path of a YAML config",
     )
     parser.add_argument("--out", help="output folder (default: outputs/<sample name>)")
     parser.add_argument("--object-mesh", help="object mesh to use (obj, ply, glb, off)")
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the config)")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a config field, e.g. --set body.backend=smplx (repeatable)",
     )
     args = parser.parse_args(argv)

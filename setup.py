@@ -5,8 +5,9 @@ setup(
     version="0.1.0",
     description="3D human-object interaction from a single image: contact-guided joint fitting.",
     python_requires=">=3.10",
-    packages=find_packages(include=["contact*", "reconstruction*", "retrieval*", "perception*",
-                                    "optim*"]),
+    packages=find_packages(
+        include=["contact*", "reconstruction*", "retrieval*", "perception*", "optim*"]
+    ),
     install_requires=[
         # Install torch==2.13.0 first on a CPU-only machine (see the Makefile): an unpinned
         # torch pulls the CUDA build.

@@ -78,8 +78,12 @@ class Camera:
         width, height = round(self.width * factor), round(self.height * factor)
         # Pixel centres map as u' = (u + 0.5) * factor - 0.5.
         return Camera(
-            self.fx * factor, self.fy * factor, (self.cx + 0.5) * factor - 0.5,
-            (self.cy + 0.5) * factor - 0.5, width, height,
+            self.fx * factor,
+            self.fy * factor,
+            (self.cx + 0.5) * factor - 0.5,
+            (self.cy + 0.5) * factor - 0.5,
+            width,
+            height,
         )
 
 

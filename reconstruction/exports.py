@@ -57,7 +57,9 @@ def vertex_colors(
 def _trimesh(vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray) -> trimesh.Trimesh:
     rgba = np.concatenate([colors, np.ones((len(colors), 1))], axis=1)
     return trimesh.Trimesh(
-        vertices=vertices, faces=faces, vertex_colors=(rgba * 255).round().astype(np.uint8),
+        vertices=vertices,
+        faces=faces,
+        vertex_colors=(rgba * 255).round().astype(np.uint8),
         process=False,
     )
 

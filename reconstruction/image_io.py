@@ -37,9 +37,7 @@ def load_image(path: str | Path) -> tuple[np.ndarray, dict]:
             image = ImageOps.exif_transpose(raw)
             image.load()
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise HoifitError(
-            f"cannot read image {path} ({error}): use a JPEG or PNG file"
-        ) from error
+        raise HoifitError(f"cannot read image {path} ({error}): use a JPEG or PNG file") from error
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -31,7 +31,6 @@ from reconstruction.object_model import (
 )
 from reconstruction.scene import Scene
 
-
 # Rotation from a y-up, +z-facing model frame into the OpenCV camera frame (y down), facing the
 # camera: 180 degrees about x.
 MODEL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
@@ -86,8 +85,9 @@ def read_inputs(
     folder = path if path.is_dir() else path.parent
     image_path = find_image(path) if path.is_dir() else path
     if object_mesh is None and path.is_dir():
-        candidates = sorted(p for p in folder.iterdir() if p.suffix.lower() in MESH_SUFFIXES
-                            and p.stem == "object")
+        candidates = sorted(
+            p for p in folder.iterdir() if p.suffix.lower() in MESH_SUFFIXES and p.stem == "object"
+        )
         object_mesh = candidates[0] if candidates else None
     if object_mesh is None:
         raise HoifitError(
@@ -135,8 +135,9 @@ def place_side_by_side(
     body_t = np.array([-shift / 2, 0.0, depth]) - body_center
     # In the camera frame the floor is the largest y (y points down).
     floor = body[:, 1].max() + body_t[1]
-    object_t = np.array([shift / 2 - object_center[0], floor - obj[:, 1].max(),
-                         depth - object_center[2]])
+    object_t = np.array(
+        [shift / 2 - object_center[0], floor - obj[:, 1].max(), depth - object_center[2]]
+    )
     return body_t, object_t
 
 
@@ -159,7 +160,9 @@ def reconstruct(
 
     start = time.perf_counter()
     body_model = build_body_model(
-        config.body.backend, model_dir=config.body.model_dir, gender=config.body.gender,
+        config.body.backend,
+        model_dir=config.body.model_dir,
+        gender=config.body.gender,
         device=device,
     )
     rest = body_model.zero_params(1)
@@ -179,7 +182,8 @@ def reconstruct(
         body_vertices = body_model(params).vertices[0].cpu().numpy()
     pose = ObjectPose.from_matrix(
         torch.tensor(MODEL_TO_CAMERA[None], dtype=torch.float32),
-        torch.tensor(object_t[None], dtype=torch.float32), 1.0,
+        torch.tensor(object_t[None], dtype=torch.float32),
+        1.0,
     )
     object_vertices = object_to_camera(
         torch.as_tensor(inputs.object_mesh.vertices, dtype=torch.float32), pose

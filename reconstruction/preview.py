@@ -40,8 +40,9 @@ def render_shaded(
         pixel_color = (frags.bary[0][mask][..., None] * colors[faces[ids]]).sum(-2)  # (P, 3)
         # Light from the camera: brightness is |cos| between the normal and the viewing ray,
         # so inverted or inconsistent face orientations still render.
-        rays = torch.nn.functional.normalize((tri[ids] * frags.bary[0][mask][..., None]).sum(-2),
-                                             dim=-1)
+        rays = torch.nn.functional.normalize(
+            (tri[ids] * frags.bary[0][mask][..., None]).sum(-2), dim=-1
+        )
         lambert = (normals[ids] * rays).sum(-1).abs()
         rgb = torch.zeros(image_size + (3,))
         rgb[mask] = pixel_color * (0.25 + 0.75 * lambert[:, None])

@@ -29,7 +29,8 @@ def _y_cylinder(radius, height, base_y=0.0, x=0.0, z=0.0, sections=32) -> trimes
 def _legs(half_x, half_z, height, radius=0.02) -> list[trimesh.Trimesh]:
     return [
         _y_cylinder(radius, height, x=sx * half_x, z=sz * half_z, sections=12)
-        for sx in (-1, 1) for sz in (-1, 1)
+        for sx in (-1, 1)
+        for sz in (-1, 1)
     ]
 
 

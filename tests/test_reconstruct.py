@@ -24,8 +24,17 @@ def sample(tmp_path):
 def test_anny_scene_from_a_sample_folder(sample, tmp_path, capsys):
     out = tmp_path / "out"
     assert main([str(sample), "--out", str(out), "--device", "cpu"]) == 0
-    expected = {"scene.glb", "body.ply", "object.ply", "body_params.npz", "object_pose.json",
-                "overlay.png", "side.png", "config.yaml", "timings.json"}
+    expected = {
+        "scene.glb",
+        "body.ply",
+        "object.ply",
+        "body_params.npz",
+        "object_pose.json",
+        "overlay.png",
+        "side.png",
+        "config.yaml",
+        "timings.json",
+    }
     assert expected <= {p.name for p in out.iterdir()}
     assert np.asarray(Image.open(out / "overlay.png")).shape == (120, 160, 3)
     pose = json.loads((out / "object_pose.json").read_text())
@@ -35,15 +44,29 @@ def test_anny_scene_from_a_sample_folder(sample, tmp_path, capsys):
 
 def test_smplx_parameters_load_into_smplx(sample, tmp_path, smplx_dir):
     out = tmp_path / "out"
-    args = [str(sample), "--out", str(out), "--set", "body.backend=smplx",
-            "--set", f"body.model_dir={smplx_dir}", "--set", "export.overlay=false"]
+    args = [
+        str(sample),
+        "--out",
+        str(out),
+        "--set",
+        "body.backend=smplx",
+        "--set",
+        f"body.model_dir={smplx_dir}",
+        "--set",
+        "export.overlay=false",
+    ]
     assert main(args) == 0
     data = dict(np.load(out / "body_params.npz"))
     assert str(data.pop("body_backend")) == "smplx"
-    model = smplx.create(smplx_dir, model_type=str(data.pop("model_type")),
-                         gender=str(data.pop("gender")), use_pca=False, flat_hand_mean=True,
-                         num_betas=data["betas"].shape[1],
-                         num_expression_coeffs=data["expression"].shape[1])
+    model = smplx.create(
+        smplx_dir,
+        model_type=str(data.pop("model_type")),
+        gender=str(data.pop("gender")),
+        use_pca=False,
+        flat_hand_mean=True,
+        num_betas=data["betas"].shape[1],
+        num_expression_coeffs=data["expression"].shape[1],
+    )
     with torch.no_grad():
         vertices = model(**{k: torch.as_tensor(v) for k, v in data.items()}).vertices[0]
     import trimesh

@@ -18,8 +18,9 @@ def test_projection_batched_intrinsics():
     points = torch.tensor([[0.1, 0.2, 1.0]]).expand(2, 1, 3)
     uv = project_points(points, K)
     assert uv.shape == (2, 1, 2)
-    assert torch.allclose(uv[1] - uv[1].new_tensor([31.5, 23.5]),
-                          2 * (uv[0] - uv[0].new_tensor([31.5, 23.5])))
+    assert torch.allclose(
+        uv[1] - uv[1].new_tensor([31.5, 23.5]), 2 * (uv[0] - uv[0].new_tensor([31.5, 23.5]))
+    )
 
 
 def test_fov_and_default():
