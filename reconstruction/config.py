@@ -103,6 +103,9 @@ def preset_names() -> list[str]:
 def load_config(name_or_path: str = "default", overrides: list[str] | None = None) -> HoifitConfig:
     """Build a config from a preset name or a YAML path, then apply `section.field=value` overrides.
 
+    Overrides address nested fields with dots; list items by their index
+    (`fit.stages.0.iterations=50`).
+
     Raises:
         HoifitError: unknown preset, unknown key, or a value of the wrong type.
     """
@@ -115,8 +118,8 @@ def load_config(name_or_path: str = "default", overrides: list[str] | None = Non
             "or the path of a YAML file"
         )
     data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise HoifitError(f"config {path} must be a YAML mapping of sections to fields")
+    # Resolve the preset first so overrides can reach fields the preset leaves at their default.
+    data = to_dict(from_dict(HoifitConfig, data))
     for override in overrides or []:
         key, sep, value = override.partition("=")
         if not sep or not key:
@@ -124,11 +127,26 @@ def load_config(name_or_path: str = "default", overrides: list[str] | None = Non
         node = data
         *parents, leaf = key.split(".")
         for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise HoifitError(f"override {override!r}: {part!r} is not a section")
-        node[leaf] = yaml.safe_load(value)
+            node = _child(node, part, override)
+        if isinstance(node, list):
+            node[_index(node, leaf, override)] = yaml.safe_load(value)
+        else:
+            node[leaf] = yaml.safe_load(value)
     return from_dict(HoifitConfig, data)
+
+
+def _index(node: list, part: str, override: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise HoifitError(f"override {override!r}: {part!r} is not an index below {len(node)}")
+    return int(part)
+
+
+def _child(node, part: str, override: str):
+    if isinstance(node, list):
+        return node[_index(node, part, override)]
+    if not isinstance(node, dict) or not isinstance(node.get(part, {}), dict | list):
+        raise HoifitError(f"override {override!r}: {part!r} is not a section")
+    return node.setdefault(part, {})
 
 
 def from_dict(cls, data: dict, where: str = ""):
@@ -143,27 +161,32 @@ def from_dict(cls, data: dict, where: str = ""):
             f"unknown config key '{where}{sorted(unknown)[0]}'; valid keys here: "
             f"{', '.join(sorted(names))}"
         )
-    kwargs = {}
-    for key, value in data.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = from_dict(hint, value, f"{where}{key}.")
-        else:
-            kwargs[key] = _check_type(value, hint, f"{where}{key}")
-    return cls(**kwargs)
+    return cls(**{key: _convert(value, hints[key], f"{where}{key}") for key, value in data.items()})
 
 
-def _check_type(value, hint, key: str):
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    for kind in allowed:
+def _convert(value, hint, key: str):
+    """Check `value` against the type `hint`, converting ints to floats and nested sections."""
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, f"{key}.")
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list and isinstance(value, list):
+        return [_convert(item, args[0], f"{key}.{i}") for i, item in enumerate(value)]
+    if origin is dict and isinstance(value, dict):
+        return {str(k): _convert(v, args[1], f"{key}.{k}") for k, v in value.items()}
+    for kind in args if isinstance(hint, types.UnionType) else (hint,):
         if kind is type(None) and value is None:
             return None
         if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         if kind in (int, str, bool) and type(value) is kind:
             return value
-    names = " or ".join(getattr(k, "__name__", str(k)) for k in allowed)
-    raise HoifitError(f"config key {key!r} must be {names}, got {value!r}")
+    raise HoifitError(f"config key {key!r} must be {_type_name(hint)}, got {value!r}")
+
+
+def _type_name(hint) -> str:
+    if isinstance(hint, types.UnionType):
+        return " or ".join(_type_name(k) for k in typing.get_args(hint))
+    return getattr(hint, "__name__", str(hint))
 
 
 def to_dict(config) -> dict:
