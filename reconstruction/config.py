@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from optim.config import FitConfig
 from reconstruction.atomic_io import atomic_write_text
 from reconstruction.errors import HoifitError
 
@@ -91,6 +92,7 @@ class HoifitConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
     device: str = "auto"
     seed: int = 0
 

@@ -1,0 +1,425 @@
+"""The staged optimizer: object hypotheses, then joint body-object refinement, all from config.
+
+Each stage names the variables it moves, its loss weights and its iteration budget
+(`optim.config.StageConfig`). The loss terms are the pure functions of `optim.losses`, combined
+from the stage's dict of weights and logged one by one. A stage stops early when the total loss
+stalls; a non-finite loss or gradient rolls the stage back to its best state and is recorded.
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from optim import losses as L
+from optim.config import VARIABLES, FitConfig, StageConfig
+from optim.inputs import FitInputs
+from optim.object_init import initialize_object
+from optim.state import FitState
+from reconstruction.body_models import BodyOutput, BodyParams
+from reconstruction.camera import project_points
+from reconstruction.object_model import ObjectPose, object_to_camera
+from reconstruction.rasterizer import rasterize
+from reconstruction.rotations import rotation_6d_to_matrix
+from reconstruction.soft_silhouette import soft_silhouette
+
+log = logging.getLogger(__name__)
+
+BODY_VARIABLES = {
+    "body_orient",
+    "body_translation",
+    "body_pose",
+    "body_pose_contact",
+    "hands",
+    "body_shape",
+}
+CONTACT_LIMBS = {
+    "left_hand": ("left_arm", "left_hand"),
+    "right_hand": ("right_arm", "right_hand"),
+    "left_arm": ("left_arm",),
+    "right_arm": ("right_arm",),
+    "left_foot": ("left_leg", "left_foot"),
+    "right_foot": ("right_leg", "right_foot"),
+    "left_leg": ("left_leg",),
+    "right_leg": ("right_leg",),
+    "buttocks": ("buttocks",),
+    "back": ("back",),
+    "torso": ("torso",),
+}
+"""Which joints move when a part is in contact (`body_pose_contact`): a hand in contact moves its
+whole arm, a foot its leg, the buttocks the hips; the head moves nothing."""
+
+
+@dataclass
+class StageReport:
+    """What happened in one stage.
+
+    Attributes:
+        name: the stage's name.
+        iterations: steps taken.
+        seconds: wall time.
+        status: "converged" (early stop), "max_iterations", or "rolled_back" (a non-finite loss
+            or gradient; the state went back to the stage's best).
+        message: details of a roll-back.
+        final: loss terms of the best state (weighted total under "total"), for the kept
+            hypothesis.
+    """
+
+    name: str
+    iterations: int = 0
+    seconds: float = 0.0
+    status: str = "max_iterations"
+    message: str = ""
+    final: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class FitResult:
+    """The fitted scene.
+
+    Attributes:
+        body: fitted body parameters (batch 1, rotation matrices), camera frame.
+        object_pose: fitted object pose and scale (batch 1).
+        body_vertices: (V, 3) fitted body vertices, camera frame.
+        object_vertices: (Vo, 3) fitted object vertices, camera frame.
+        stages: one report per stage (the object initialization first).
+        log: one row per iteration: stage, iteration, total and every weighted term's raw value.
+        diverged: True if any stage rolled back.
+    """
+
+    body: BodyParams
+    object_pose: ObjectPose
+    body_vertices: Tensor
+    object_vertices: Tensor
+    stages: list[StageReport]
+    log: list[dict]
+    diverged: bool
+
+
+def contact_joint_indices(inputs: FitInputs, threshold: float) -> list[int]:
+    """Body-pose joints of the limbs in contact (see `CONTACT_LIMBS`)."""
+    model = inputs.body_model
+    in_contact = torch.zeros(model.num_vertices, dtype=torch.bool, device=inputs.device)
+    if inputs.body_contact is not None:
+        in_contact |= inputs.body_contact >= threshold
+    if inputs.num_pairs:
+        in_contact[inputs.pair_body_vertex] = True
+    joints = set()
+    for part, limbs in CONTACT_LIMBS.items():
+        vertices = model.parts.get(part)
+        if vertices is not None and in_contact[vertices.to(in_contact.device)].any():
+            for limb in limbs:
+                joints.update(model.part_joints.get(limb, ()))
+    return sorted(joints)
+
+
+class SceneLosses:
+    """Evaluates the weighted loss terms of a scene for the current state.
+
+    Holds what does not change during the fitting (targets at the fitting resolution, validity
+    masks, the body at its initialization when a stage keeps it fixed).
+    """
+
+    def __init__(self, inputs: FitInputs, config: FitConfig):
+        self.inputs = inputs
+        self.config = config
+        self.object_valid = None
+        self.body_valid = None
+        if inputs.object_mask is not None and inputs.person_mask is not None:
+            self.object_valid = L.occlusion_valid_mask(inputs.object_mask, inputs.person_mask)
+            self.body_valid = L.occlusion_valid_mask(inputs.person_mask, inputs.object_mask)
+        extent = inputs.object_vertices.max(0).values - inputs.object_vertices.min(0).values
+        self.object_extent = float(extent.max())
+        self.init_pose = inputs.body_init.to_matrices().body_pose.detach()
+        self.default_betas = inputs.body_model.default_betas.to(inputs.device)
+        self.image_diag = math.hypot(*inputs.image_size)
+
+    def body(self, state: FitState) -> BodyOutput:
+        """Body model output for the state."""
+        return self.inputs.body_model(state.body_params())
+
+    def __call__(
+        self, state: FitState, weights: dict[str, float], body: BodyOutput, body_moves: bool
+    ) -> dict[str, Tensor]:
+        """Raw (unweighted) loss terms, each (K,), for the terms with a non-zero weight.
+
+        Terms that depend on the body alone are left out while the body is fixed: they are
+        constant then and would only cost time.
+        """
+        inputs, cfg = self.inputs, self.config
+        active = {name for name, w in weights.items() if w != 0}
+        unknown = active - set(L.LOSS_NAMES)
+        if unknown:
+            raise ValueError(
+                f"unknown loss {sorted(unknown)[0]!r}; known: {', '.join(L.LOSS_NAMES)}"
+            )
+        pose = state.object_pose()
+        count = state.num_hypotheses
+        object_vertices = object_to_camera(inputs.object_vertices, pose)  # (K, Vo, 3)
+        body_vertices = body.vertices.expand(count, -1, -1)  # (K, V, 3)
+        terms: dict[str, Tensor] = {}
+        K, size = inputs.K, inputs.image_size
+
+        if "contact_paired" in active and inputs.num_pairs:
+            terms["contact_paired"] = L.contact_paired(
+                body_vertices[:, inputs.pair_body_vertex],
+                inputs.pair_object_points(object_vertices),
+            )
+        if "contact_unpaired" in active and inputs.body_contact is not None:
+            terms["contact_unpaired"] = L.contact_unpaired(
+                body_vertices, inputs.body_contact, object_vertices, inputs.object_contact
+            )
+        if "coarse_interaction" in active:
+            terms["coarse_interaction"] = L.coarse_interaction(body_vertices, object_vertices)
+        if "penetration_body_in_object" in active:
+            terms["penetration_body_in_object"] = L.penetration_body_in_object(
+                body_vertices, inputs.sdf, pose
+            )
+        if "penetration_object_in_body" in active:
+            points = object_to_camera(inputs.object_points, pose)
+            terms["penetration_object_in_body"] = L.penetration_object_in_body(
+                points, body_vertices, inputs.body_model.faces
+            )
+
+        need_object_sil = bool({"silhouette_object", "centroid"} & active)
+        if need_object_sil and inputs.object_mask is not None:
+            soft = soft_silhouette(object_vertices, inputs.object_faces, K, size, cfg.sigma)
+            if "silhouette_object" in active:
+                terms["silhouette_object"] = L.silhouette_iou_loss(
+                    soft, inputs.object_mask, self.object_valid
+                )
+            if "centroid" in active:
+                terms["centroid"] = L.mask_centroid_loss(soft, inputs.object_mask)
+        if body_moves and "silhouette_body" in active and inputs.person_mask is not None:
+            soft = soft_silhouette(body.vertices, inputs.body_model.faces, K, size, cfg.sigma)
+            terms["silhouette_body"] = L.silhouette_iou_loss(
+                soft, inputs.person_mask, self.body_valid
+            ).expand(count)
+
+        want_depth = "depth" in active and inputs.depth is not None
+        want_ordinal = (
+            "ordinal_depth" in active
+            and inputs.person_mask is not None
+            and inputs.object_mask is not None
+        )
+        if want_depth or want_ordinal:
+            obj = rasterize(object_vertices, inputs.object_faces, K, size)
+            bod = rasterize(body.vertices, inputs.body_model.faces, K, size)
+            if want_depth:
+                depth = L.depth_loss(obj.depth, obj.mask, inputs.depth, inputs.object_mask > 0.5)
+                if body_moves:
+                    depth = depth + L.depth_loss(
+                        bod.depth, bod.mask, inputs.depth, inputs.person_mask > 0.5
+                    )
+                terms["depth"] = depth
+            if want_ordinal:
+                terms["ordinal_depth"] = L.ordinal_depth_loss(
+                    bod.depth.expand(count, -1, -1),
+                    bod.mask.expand(count, -1, -1),
+                    obj.depth,
+                    obj.mask,
+                    inputs.person_mask > 0.5,
+                    inputs.object_mask > 0.5,
+                )
+
+        if body_moves:
+            if "keypoints_2d" in active and inputs.keypoints_2d is not None:
+                keypoints = inputs.body_model.coco17_keypoints(body)
+                terms["keypoints_2d"] = L.keypoint_loss(
+                    project_points(keypoints, K), inputs.keypoints_2d, image_diag=self.image_diag
+                ).expand(count)
+            if "pose_prior" in active:
+                current = rotation_6d_to_matrix(state.body_pose6d)
+                terms["pose_prior"] = L.pose_prior(current, self.init_pose).expand(count)
+            if "shape_prior" in active:
+                terms["shape_prior"] = L.shape_prior(state.body_betas, self.default_betas).expand(
+                    count
+                )
+        if "scale_prior" in active:
+            terms["scale_prior"] = L.scale_prior(
+                state.object_log_scale, self.object_extent, inputs.category
+            )
+        return terms
+
+
+def _trainable(state: FitState, stage: StageConfig, joint_mask: Tensor) -> list[Tensor]:
+    """Mark the stage's variables as requiring gradients; returns them."""
+    unknown = set(stage.optimize) - set(VARIABLES)
+    if unknown:
+        raise ValueError(
+            f"stage {stage.name!r} optimizes unknown variable {sorted(unknown)[0]!r}; "
+            f"known: {', '.join(VARIABLES)}"
+        )
+    chosen = {
+        "object_rotation": [state.object_rot6d],
+        "object_translation": [state.object_transl],
+        "object_scale": [state.object_log_scale],
+        "body_orient": [state.body_orient6d],
+        "body_translation": [state.body_transl],
+        "body_pose": [state.body_pose6d],
+        "body_pose_contact": [state.body_pose6d],
+        "hands": [t for t in (state.left_hand6d, state.right_hand6d) if t is not None],
+        "body_shape": [state.body_betas],
+    }
+    params = []
+    for tensor in state.tensors().values():
+        tensor.requires_grad_(False)
+    for name in stage.optimize:
+        for tensor in chosen[name]:
+            if not any(tensor is p for p in params):
+                params.append(tensor.requires_grad_(True))
+    if "body_pose_contact" in stage.optimize and "body_pose" not in stage.optimize:
+        # Only the contacting limbs' joints move: the others' gradients are zeroed, and Adam
+        # leaves a variable with zero gradient where it is.
+        mask = joint_mask.to(state.body_pose6d)[None, :, None]
+        state.body_pose6d.register_hook(lambda grad: grad * mask)
+    return params
+
+
+def run_stage(
+    state: FitState,
+    stage: StageConfig,
+    scene: SceneLosses,
+    joint_mask: Tensor,
+    progress: bool,
+    log_rows: list[dict],
+) -> tuple[StageReport, Tensor]:
+    """Optimize one stage in place on `state`.
+
+    Returns:
+        The stage's report and the per-hypothesis weighted total loss of the best state (K,).
+    """
+    report = StageReport(stage.name)
+    start = time.perf_counter()
+    # A fresh leaf per stage so hooks of earlier stages do not stay attached.
+    for name, tensor in state.tensors().items():
+        setattr(state, name, tensor.detach().clone())
+    params = _trainable(state, stage, joint_mask)
+    body_moves = bool(BODY_VARIABLES & set(stage.optimize))
+    frozen_body = None
+    if not body_moves:
+        with torch.no_grad():
+            frozen_body = scene.body(state)
+    best_state, best_total, best_terms = state.snapshot(), None, {}
+    if not params or stage.iterations <= 0:
+        report.seconds = time.perf_counter() - start
+        return report, torch.zeros(state.num_hypotheses)
+    optimizer = torch.optim.Adam(params, lr=stage.lr)
+    stalled, previous = 0, math.inf
+    bar = tqdm(range(stage.iterations), desc=stage.name, disable=not progress, leave=False)
+    for iteration in bar:
+        optimizer.zero_grad(set_to_none=True)
+        body = scene.body(state) if body_moves else frozen_body
+        terms = scene(state, stage.weights, body, body_moves)
+        per_hypothesis = sum(
+            (stage.weights[name] * value for name, value in terms.items()),
+            torch.zeros(state.num_hypotheses, device=state.object_transl.device),
+        )
+        total = per_hypothesis.sum()
+        finite = bool(torch.isfinite(per_hypothesis).all())
+        if finite:
+            total.backward()
+            finite = all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in params)
+        if not finite:
+            state.restore(best_state)
+            report.status = "rolled_back"
+            report.message = (
+                f"non-finite loss or gradient at iteration {iteration}; kept the best state"
+            )
+            log.warning("stage %s: %s", stage.name, report.message)
+            break
+        value = float(total.detach())
+        if best_total is None or value < float(best_total.sum()):
+            best_state = state.snapshot()
+            best_total = per_hypothesis.detach().clone()
+            best_terms = {name: t.detach().clone() for name, t in terms.items()}
+        log_rows.append(
+            {
+                "stage": stage.name,
+                "iteration": iteration,
+                "total": value,
+                **{name: float(t.detach().mean()) for name, t in terms.items()},
+            }
+        )
+        bar.set_postfix(loss=f"{value:.4g}")
+        optimizer.step()
+        report.iterations = iteration + 1
+        if stage.patience > 0:
+            improvement = (previous - value) / max(abs(previous), 1e-12)
+            stalled = stalled + 1 if improvement < stage.early_stop_tol else 0
+            previous = min(previous, value)
+            if stalled >= stage.patience:
+                report.status = "converged"
+                break
+    bar.close()
+    # The last step may have made things worse: finish on the best state seen.
+    state.restore(best_state)
+    for tensor in state.tensors().values():
+        tensor.requires_grad_(False)
+    if best_total is None:
+        best_total = torch.full((state.num_hypotheses,), math.inf)
+    best = int(torch.argmin(best_total))
+    report.final = {name: float(t[best]) for name, t in best_terms.items()}
+    report.final["total"] = float(best_total[best])
+    report.seconds = time.perf_counter() - start
+    return report, best_total
+
+
+def fit(inputs: FitInputs, config: FitConfig, seed: int = 0) -> FitResult:
+    """Fit body and object to the observations with the configured schedule.
+
+    Args:
+        inputs: observations and models of one scene.
+        config: initialization and stages.
+        seed: seed of the random rotation hypotheses.
+
+    Returns:
+        The fitted scene, per-stage reports and the loss log.
+    """
+    start = time.perf_counter()
+    with torch.no_grad():
+        body0 = inputs.body_model(inputs.body_init).vertices[0]
+    object_pose, scores = initialize_object(
+        inputs, body0, config.init, config.contact_threshold, seed
+    )
+    reports = [
+        StageReport(
+            "object_init",
+            iterations=config.init.num_hypotheses,
+            seconds=time.perf_counter() - start,
+            status="done",
+            final={"score": float(scores[0])},
+        )
+    ]
+    state = FitState.create(inputs.body_init, object_pose)
+    scene = SceneLosses(inputs, config)
+    joint_mask = torch.zeros(inputs.body_model.num_body_joints, dtype=torch.bool)
+    joint_mask[contact_joint_indices(inputs, config.contact_threshold)] = True
+    rows: list[dict] = []
+    totals = -scores  # before any stage, the initialization's ranking stands
+    for stage in config.stages:
+        if state.num_hypotheses > 1 and BODY_VARIABLES & set(stage.optimize):
+            state = state.select(int(torch.argmin(totals)))
+        report, totals = run_stage(state, stage, scene, joint_mask, config.progress, rows)
+        reports.append(report)
+        if report.status == "rolled_back" and not torch.isfinite(totals).any():
+            break
+    if state.num_hypotheses > 1:
+        state = state.select(int(torch.argmin(totals)))
+    with torch.no_grad():
+        body = state.body_params()
+        body_vertices = inputs.body_model(body).vertices[0]
+        object_vertices = object_to_camera(inputs.object_vertices, state.object_pose())[0]
+    return FitResult(
+        body=body,
+        object_pose=state.object_pose(),
+        body_vertices=body_vertices,
+        object_vertices=object_vertices,
+        stages=reports,
+        log=rows,
+        diverged=any(r.status == "rolled_back" for r in reports),
+    )

@@ -1,0 +1,258 @@
+"""Object initialization: where the object starts, in a batch of rotation hypotheses.
+
+The object's centre goes to the object mask's centroid at a depth read from the depth map inside
+the mask, or, without one, at the depth of the body's contact vertices (as InteractVLM does). Its
+scale comes from the mask's extent at that depth, kept within the category's size prior. Then each
+rotation hypothesis is rigidly aligned (ICP with fixed scale, batched over hypotheses) so the
+object's contact points meet the body's, and all hypotheses are scored at once by how well their
+hard silhouette matches the object mask; the best few are kept.
+"""
+
+import math
+
+import torch
+from torch import Tensor
+
+from optim.config import ObjectInitConfig
+from optim.inputs import FitInputs
+from optim.size_priors import typical_size
+from reconstruction.object_model import ObjectPose
+from reconstruction.rasterizer import rasterize
+from reconstruction.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
+
+MODEL_TO_CAMERA = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
+"""An object modelled y-up stands upright in the OpenCV camera frame (y down) after this turn."""
+
+
+def rotation_hypotheses(
+    count: int, upright_fraction: float, generator: torch.Generator, dtype=torch.float32
+) -> Tensor:
+    """Rotation hypotheses for an object modelled y-up.
+
+    Args:
+        count: number of hypotheses.
+        upright_fraction: share standing upright, evenly spaced turns about the vertical.
+        generator: random source for the rest (uniform random rotations).
+        dtype: floating dtype of the result.
+
+    Returns:
+        (count, 3, 3) rotation matrices, object frame to camera frame.
+    """
+    upright = max(1, round(count * upright_fraction)) if count else 0
+    yaw = torch.arange(upright, dtype=dtype) * (2 * math.pi / max(upright, 1))
+    turns = torch.zeros(upright, 3, dtype=dtype)
+    turns[:, 1] = yaw
+    standing = MODEL_TO_CAMERA.to(dtype) @ axis_angle_to_matrix(turns)
+    # Uniform rotations: normalized Gaussian quaternions.
+    q = torch.randn(count - upright, 4, generator=generator, dtype=dtype)
+    q = q / q.norm(dim=-1, keepdim=True)
+    w, x, y, z = q.unbind(-1)
+    random = torch.stack(
+        (
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - z * w),
+            2 * (x * z + y * w),
+            2 * (x * y + z * w),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - x * w),
+            2 * (x * z - y * w),
+            2 * (y * z + x * w),
+            1 - 2 * (x * x + y * y),
+        ),
+        dim=-1,
+    ).reshape(-1, 3, 3)
+    return torch.cat((standing, random))
+
+
+def kabsch(source: Tensor, target: Tensor, weights: Tensor) -> Tensor:
+    """Best rotations taking centred `source` onto centred `target` (batched, no reflection).
+
+    Args:
+        source: (K, P, 3) centred points.
+        target: (K, P, 3) centred points.
+        weights: (P,) non-negative.
+
+    Returns:
+        (K, 3, 3) rotations R minimizing sum_p w_p |R s_p - t_p|^2.
+    """
+    cov = (target * weights[None, :, None]).transpose(1, 2) @ source  # (K, 3, 3)
+    u, _, vh = torch.linalg.svd(cov)
+    sign = torch.sign(torch.linalg.det(u @ vh))
+    fix = torch.ones_like(cov[:, 0])
+    fix[:, 2] = torch.where(sign == 0, torch.ones_like(sign), sign)
+    return u @ torch.diag_embed(fix) @ vh
+
+
+def _mask_centroid(mask: Tensor) -> Tensor | None:
+    """(2,) (u, v) area-weighted centroid of a (H, W) soft mask, or None when empty."""
+    total = mask.sum()
+    if total <= 0:
+        return None
+    v, u = torch.meshgrid(
+        torch.arange(mask.shape[0], dtype=mask.dtype, device=mask.device),
+        torch.arange(mask.shape[1], dtype=mask.dtype, device=mask.device),
+        indexing="ij",
+    )
+    return torch.stack(((u * mask).sum() / total, (v * mask).sum() / total))
+
+
+def _contact_sets(inputs: FitInputs, body_vertices: Tensor, threshold: float):
+    """Body and object contact points and weights for the alignment, or None.
+
+    Returns:
+        (body_points (P, 3) camera frame, object_points (P, 3) object frame, weights (P,),
+        paired: bool) or None when there is no contact to align.
+    """
+    if inputs.num_pairs:
+        object_points = inputs.pair_object_points(inputs.object_vertices[None])[0]
+        body_points = body_vertices[inputs.pair_body_vertex]
+        weights = torch.ones(inputs.num_pairs, dtype=body_points.dtype, device=body_points.device)
+        return body_points, object_points, weights, True
+    if inputs.body_contact is None or not (inputs.body_contact >= threshold).any():
+        return None
+    body_points = body_vertices[inputs.body_contact >= threshold]
+    if inputs.object_contact is not None and (inputs.object_contact >= threshold).any():
+        object_points = inputs.object_vertices[inputs.object_contact >= threshold]
+    else:
+        object_points = inputs.object_vertices
+    return body_points, object_points, None, False
+
+
+def initialize_object(
+    inputs: FitInputs,
+    body_vertices: Tensor,
+    config: ObjectInitConfig,
+    contact_threshold: float = 0.5,
+    seed: int = 0,
+) -> tuple[ObjectPose, Tensor]:
+    """Object pose and scale hypotheses, best first.
+
+    Args:
+        inputs: the scene's observations.
+        body_vertices: (V, 3) initial body vertices, camera frame.
+        config: number of hypotheses, how many to keep, ICP steps.
+        contact_threshold: contact probability counted as contact.
+        seed: seed for the random rotation hypotheses.
+
+    Returns:
+        The `config.keep` best poses (K, best first) and their scores (K,) (silhouette IoU with
+        the object mask minus the normalized contact residual; higher is better).
+    """
+    device, dtype = body_vertices.device, body_vertices.dtype
+    generator = torch.Generator().manual_seed(seed)
+    mesh = inputs.object_vertices
+    mesh_center = (mesh.min(0).values + mesh.max(0).values) / 2
+    extent = float((mesh.max(0).values - mesh.min(0).values).max().clamp_min(1e-6))
+    contact = (
+        _contact_sets(inputs, body_vertices, contact_threshold) if config.use_contact else None
+    )
+    K = inputs.K.to(dtype)
+
+    # Depth and centre: the mask centroid at the depth map's median inside the mask, else at the
+    # depth of the contact vertices, else of the body.
+    mask = inputs.object_mask
+    centroid = None if mask is None else _mask_centroid(mask)
+    depth = None
+    if mask is not None and inputs.depth is not None:
+        inside = (mask > 0.5) & (inputs.depth > 0)
+        if inside.any():
+            depth = inputs.depth[inside].median()
+    if depth is None:
+        depth = (contact[0] if contact is not None else body_vertices)[:, 2].mean()
+    if centroid is not None:
+        center = torch.stack(
+            (
+                (centroid[0] - K[0, 2]) / K[0, 0] * depth,
+                (centroid[1] - K[1, 2]) / K[1, 1] * depth,
+                depth,
+            )
+        )
+    elif contact is not None:
+        center = contact[0].mean(0)
+    else:
+        center = body_vertices.mean(0)
+
+    # Scale: the mask's larger side at that depth, within two log-std of the category's size.
+    size, log_std = typical_size(inputs.category)
+    scale = size / extent
+    if mask is not None and (mask > 0.5).any():
+        rows = (mask > 0.5).any(1).nonzero()
+        cols = (mask > 0.5).any(0).nonzero()
+        pixels = max(int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1)
+        seen = pixels * float(depth) / float(K[0, 0])
+        low, high = size * math.exp(-2 * log_std), size * math.exp(2 * log_std)
+        scale = min(max(seen, low), high) / extent
+
+    rotations = rotation_hypotheses(
+        config.num_hypotheses, config.upright_fraction, generator, dtype
+    ).to(device)
+    count = rotations.shape[0]
+    translations = center[None] - scale * (rotations @ mesh_center)
+    residual = torch.zeros(count, dtype=dtype, device=device)
+    if contact is not None:
+        # Both the hypotheses only moved onto the contact and their ICP-refined versions compete:
+        # ICP from different starts finds different fits, but with few or nearly collinear
+        # contact points it can also drag every start to one poor fit.
+        moved = _align_contacts(rotations, scale, contact, 0)
+        refined = _align_contacts(rotations, scale, contact, config.icp_steps)
+        rotations, translations, residual = (torch.cat(pair) for pair in zip(moved, refined, strict=True))
+
+    score = -residual / max(extent * scale, 1e-6)
+    if mask is not None and mask.sum() > 0:
+        posed = scale * mesh[None] @ rotations.transpose(1, 2) + translations[:, None]
+        silhouettes = rasterize(posed, inputs.object_faces, K, inputs.image_size).mask.to(dtype)
+        target = mask > 0.5
+        valid = torch.ones_like(target)
+        if inputs.person_mask is not None:
+            # The person may hide part of the object: those pixels do not count against it.
+            valid = target | (inputs.person_mask <= 0.5)
+        inter = (silhouettes * target).flatten(1).sum(1)
+        union = ((silhouettes + target - silhouettes * target) * valid).flatten(1).sum(1)
+        score = score + inter / union.clamp_min(1)
+    order = torch.argsort(score, descending=True)[: max(1, config.keep)]
+    log_scale = torch.full((len(order), 1), math.log(scale), dtype=dtype, device=device)
+    pose = ObjectPose(matrix_to_rotation_6d(rotations[order]), translations[order], log_scale)
+    return pose, score[order]
+
+
+def _align_contacts(rotations: Tensor, scale: float, contact, steps: int):
+    """Rigid ICP of the object's contact points onto the body's, every hypothesis at once.
+
+    Args:
+        rotations: (K, 3, 3) starting rotations.
+        scale: object scale (fixed).
+        contact: from `_contact_sets`.
+        steps: ICP iterations.
+
+    Returns:
+        rotations (K, 3, 3), translations (K, 3), mean residual distance (K,) in metres.
+    """
+    body_points, object_points, weights, paired = contact
+    source = scale * object_points  # (Po, 3), object frame at scale
+    count = rotations.shape[0]
+    for step in range(steps + 1):
+        posed = source[None] @ rotations.transpose(1, 2)  # (K, Po, 3), without translation
+        if paired:
+            matched_body, matched_object, w = body_points.expand(count, -1, -1), posed, weights
+        else:
+            # Correspondences: each body contact point to the nearest posed object point, after
+            # matching centroids.
+            shift = body_points.mean(0)[None, None] - posed.mean(1, keepdim=True)
+            nearest = torch.cdist(body_points[None].expand(count, -1, -1), posed + shift).argmin(2)
+            matched_object = torch.gather(posed, 1, nearest[..., None].expand(-1, -1, 3))
+            matched_body = body_points.expand(count, -1, -1)
+            w = torch.ones(body_points.shape[0], dtype=source.dtype, device=source.device)
+        w_norm = w / w.sum().clamp_min(1e-12)
+        body_mean = (matched_body * w_norm[None, :, None]).sum(1)  # (K, 3)
+        object_mean = (matched_object * w_norm[None, :, None]).sum(1)
+        translations = body_mean - object_mean
+        residual = (
+            (matched_object + translations[:, None] - matched_body).norm(dim=-1) * w_norm
+        ).sum(1)
+        if step == steps:
+            break
+        delta = kabsch(
+            matched_object - object_mean[:, None], matched_body - body_mean[:, None], w_norm
+        )
+        rotations = delta @ rotations
+    return rotations, translations, residual

@@ -1,0 +1,154 @@
+"""Metrics of a reconstructed scene against ground truth and against its own observations.
+
+Joint-reconstruction metrics follow the BEHAVE/InterCap protocol (see DESIGN.md): one similarity
+transform (with scale) aligns the combined body+object prediction to the ground truth, points are
+sampled on the surfaces, Chamfer is the sum of the two directional mean nearest-neighbour
+distances; contact is judged on the unaligned prediction, a body vertex being in contact when
+strictly under 5 cm from an object vertex.
+
+All functions take numpy arrays in the camera frame, metres, and return centimetres or degrees as
+their names say. Rotation error does not account for object symmetries.
+"""
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+CONTACT_DISTANCE_M = 0.05
+
+
+def rotation_error_deg(rotation_pred: np.ndarray, rotation_gt: np.ndarray) -> float:
+    """Geodesic angle between two (3, 3) rotations, degrees."""
+    cos = (np.trace(rotation_pred.T @ rotation_gt) - 1) / 2
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def translation_error_cm(object_pred: np.ndarray, object_gt: np.ndarray) -> float:
+    """Distance between the centroids of the predicted and true posed object vertices, cm.
+
+    Centroids rather than translation vectors, so the object frame's origin does not matter.
+
+    Args:
+        object_pred: (Vo, 3) predicted object vertices.
+        object_gt: (Vo, 3) true object vertices (same mesh).
+    """
+    return float(np.linalg.norm(object_pred.mean(0) - object_gt.mean(0)) * 100)
+
+
+def similarity_transform(
+    source: np.ndarray, target: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Umeyama: scale s, rotation R, translation t minimizing |s R source + t - target|^2.
+
+    Args:
+        source: (N, 3) points.
+        target: (N, 3) corresponding points.
+
+    Returns:
+        s, R (3, 3), t (3,).
+    """
+    mu_s, mu_t = source.mean(0), target.mean(0)
+    xs, xt = source - mu_s, target - mu_t
+    u, singular, vh = np.linalg.svd(xt.T @ xs / len(source))
+    fix = np.eye(3)
+    fix[2, 2] = np.sign(np.linalg.det(u @ vh)) or 1.0
+    rotation = u @ fix @ vh
+    variance = (xs**2).sum() / len(source)
+    scale = float((singular * np.diag(fix)).sum() / max(variance, 1e-12))
+    return scale, rotation, mu_t - scale * rotation @ mu_s
+
+
+def sample_surface(
+    vertices: np.ndarray, faces: np.ndarray, count: int, seed: int = 0
+) -> np.ndarray:
+    """Area-uniform random points on a mesh (seeded).
+
+    Returns:
+        (count, 3) points.
+    """
+    rng = np.random.default_rng(seed)
+    tri = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    if area.sum() <= 0:
+        return vertices[rng.integers(0, len(vertices), count)]
+    chosen = rng.choice(len(faces), size=count, p=area / area.sum())
+    r1, r2 = rng.random(count), rng.random(count)
+    flip = r1 + r2 > 1
+    r1[flip], r2[flip] = 1 - r1[flip], 1 - r2[flip]
+    t = tri[chosen]
+    return t[:, 0] + r1[:, None] * (t[:, 1] - t[:, 0]) + r2[:, None] * (t[:, 2] - t[:, 0])
+
+
+def chamfer_cm(points_a: np.ndarray, points_b: np.ndarray) -> float:
+    """Sum of the two directional mean nearest-neighbour distances, cm."""
+    a_to_b = cKDTree(points_b).query(points_a)[0].mean()
+    b_to_a = cKDTree(points_a).query(points_b)[0].mean()
+    return float((a_to_b + b_to_a) * 100)
+
+
+def aligned_chamfer_cm(
+    body_pred: np.ndarray,
+    object_pred: np.ndarray,
+    body_gt: np.ndarray,
+    object_gt: np.ndarray,
+    body_faces: np.ndarray,
+    object_faces: np.ndarray,
+    samples: int = 10000,
+) -> tuple[float, float]:
+    """Body and object Chamfer after one similarity alignment of the combined prediction.
+
+    Prediction and ground truth share topologies, so the alignment uses vertex correspondences.
+
+    Returns:
+        (body Chamfer, object Chamfer) in cm.
+    """
+    scale, rotation, shift = similarity_transform(
+        np.concatenate([body_pred, object_pred]), np.concatenate([body_gt, object_gt])
+    )
+
+    def align(points):
+        return scale * points @ rotation.T + shift
+
+    body = chamfer_cm(
+        sample_surface(align(body_pred), body_faces, samples),
+        sample_surface(body_gt, body_faces, samples, seed=1),
+    )
+    obj = chamfer_cm(
+        sample_surface(align(object_pred), object_faces, samples),
+        sample_surface(object_gt, object_faces, samples, seed=1),
+    )
+    return body, obj
+
+
+def body_contact_vertices(body: np.ndarray, obj: np.ndarray) -> np.ndarray:
+    """(V,) bool: body vertices strictly under 5 cm from an object vertex."""
+    return cKDTree(obj).query(body, distance_upper_bound=CONTACT_DISTANCE_M)[0] < CONTACT_DISTANCE_M
+
+
+def contact_precision_recall(
+    body_pred: np.ndarray, object_pred: np.ndarray, body_gt: np.ndarray, object_gt: np.ndarray
+) -> tuple[float | None, float | None]:
+    """Contact precision and recall of body vertices (5 cm rule, unaligned).
+
+    Returns:
+        (precision, recall); precision is None when nothing is predicted in contact, recall None
+        when nothing is truly in contact (such samples are left out of the average).
+    """
+    pred = body_contact_vertices(body_pred, object_pred)
+    true = body_contact_vertices(body_gt, object_gt)
+    hits = float((pred & true).sum())
+    precision = hits / pred.sum() if pred.any() else None
+    recall = hits / true.sum() if true.any() else None
+    return precision, recall
+
+
+def pair_distance_cm(body_points: np.ndarray, object_points: np.ndarray) -> float | None:
+    """Mean distance of paired contact points (P, 3) each, cm; None when there are no pairs."""
+    if len(body_points) == 0:
+        return None
+    return float(np.linalg.norm(body_points - object_points, axis=1).mean() * 100)
+
+
+def mask_iou(rendered: np.ndarray, mask: np.ndarray) -> float | None:
+    """IoU of two (H, W) bool masks; None when both are empty."""
+    union = (rendered | mask).sum()
+    return float((rendered & mask).sum() / union) if union else None
