@@ -195,7 +195,9 @@ def initialize_object(
         # contact points it can also drag every start to one poor fit.
         moved = _align_contacts(rotations, scale, contact, 0)
         refined = _align_contacts(rotations, scale, contact, config.icp_steps)
-        rotations, translations, residual = (torch.cat(pair) for pair in zip(moved, refined, strict=True))
+        rotations, translations, residual = (
+            torch.cat(pair) for pair in zip(moved, refined, strict=True)
+        )
 
     score = -residual / max(extent * scale, 1e-6)
     if mask is not None and mask.sum() > 0:
