@@ -15,7 +15,11 @@ from reconstruction.pipeline import reconstruct
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, build the config, run the pipeline; returns the exit status."""
+    """Parse arguments, build the config, run the pipeline; returns the exit status.
+
+    0 when every sample was reconstructed, 1 when some of a folder of samples failed, 2 when the
+    input or configuration is unusable.
+    """
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("input", help="an image file or a sample folder")
     parser.add_argument(
@@ -39,12 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         overrides = list(args.set) + ([f"device={args.device}"] if args.device else [])
         config = load_config(args.config, overrides)
         out = Path(args.out) if args.out else Path("outputs") / Path(args.input).resolve().stem
-        result = reconstruct(args.input, out, config, object_mesh=args.object_mesh)
+        outcomes = reconstruct(args.input, out, config, object_mesh=args.object_mesh)
     except (HoifitError, MeshError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {result}")
-    return 0
+    failed = [name for name, status in outcomes if status.startswith("error")]
+    for name, status in outcomes:
+        print(f"{name}: {status}")
+    print(f"wrote {out}" + (f" ({len(failed)} of {len(outcomes)} failed)" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

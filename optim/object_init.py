@@ -114,7 +114,8 @@ def _contact_sets(inputs: FitInputs, body_vertices: Tensor, threshold: float):
     if inputs.object_contact is not None and (inputs.object_contact >= threshold).any():
         object_points = inputs.object_vertices[inputs.object_contact >= threshold]
     else:
-        object_points = inputs.object_vertices
+        # Surface samples rather than vertices: a box has only eight.
+        object_points = inputs.object_points
     return body_points, object_points, None, False
 
 

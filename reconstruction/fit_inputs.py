@@ -1,0 +1,150 @@
+"""From a sample folder's contents to the fitting's inputs: resampling, topology, checks."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import trimesh
+
+from optim.config import FitConfig
+from optim.inputs import FitInputs
+from reconstruction.body_models import BodyModel
+from reconstruction.errors import HoifitError
+from reconstruction.sample_io import Sample
+from reconstruction.sdf import compute_sdf_grid
+from reconstruction.topology import nearest_vertex_map, transfer_indices, transfer_values
+
+
+def _resample(image: np.ndarray, size: tuple[int, int], device) -> torch.Tensor:
+    """Area-average an (H, W) map to `size`."""
+    tensor = torch.as_tensor(np.asarray(image, dtype=np.float32), device=device)[None, None]
+    return F.interpolate(tensor, size=size, mode="area")[0, 0]
+
+
+def fit_scale(sample: Sample, resolution: int) -> float:
+    """Factor from the sample's image to the fitting resolution (never above 1)."""
+    return min(1.0, resolution / max(sample.camera.width, sample.camera.height))
+
+
+def prepare_fit_inputs(
+    sample: Sample, body_model: BodyModel, config: FitConfig, device: torch.device, seed: int = 0
+) -> FitInputs:
+    """Everything the fitting needs from a sample, at the fitting resolution, on `device`.
+
+    Raises:
+        HoifitError: no object mesh, no body initialization, a body initialization or contact
+            data of another body model that cannot be converted.
+    """
+    if sample.object_mesh is None:
+        raise HoifitError(
+            f"sample {sample.name} has no object mesh: add object.obj or pass --object-mesh PATH"
+        )
+    init = sample.body_init
+    if init is None:
+        raise HoifitError(
+            f"sample {sample.name} has no body initialization: add body_init.npz or PICO's "
+            "osx_human.npz to the folder"
+        )
+    if init.backend != body_model.name:
+        raise HoifitError(
+            f"sample {sample.name}'s body initialization ({init.source}) is for the "
+            f"{init.backend} body model but body.backend is {body_model.name}: run with "
+            f"--set body.backend={init.backend}"
+        )
+    dtype = torch.float32
+    body_init = body_model.params_from_npz(init.params).to(device, dtype)
+    with torch.no_grad():
+        init_vertices = body_model(body_init).vertices[0].cpu().numpy()
+
+    scale = fit_scale(sample, config.resolution)
+    camera = sample.camera.scaled(scale) if scale < 1 else sample.camera
+    size = (camera.height, camera.width)
+
+    def mask(m):
+        return None if m is None else _resample(m, size, device)
+
+    depth = None
+    if sample.depth is not None:
+        known = (sample.depth > 0).astype(np.float32)
+        weight = _resample(known, size, device)
+        depth = _resample(sample.depth * known, size, device) / weight.clamp_min(1e-6)
+        depth = torch.where(weight > 0.5, depth, torch.zeros_like(depth))
+    keypoints = None
+    if sample.keypoints_2d is not None:
+        keypoints = torch.as_tensor(sample.keypoints_2d, dtype=dtype, device=device).clone()
+        keypoints[:, :2] = (keypoints[:, :2] + 0.5) * scale - 0.5
+
+    mesh = sample.object_mesh
+    surface = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    points, _ = trimesh.sample.sample_surface(surface, config.object_points, seed=seed)
+
+    body_contact = object_contact = None
+    pair_body = pair_face = pair_bary = None
+    contact = sample.contact
+    if contact is not None:
+        if contact.body_contact is not None:
+            body_contact = _to_topology(
+                contact.body_contact,
+                contact.body_topology,
+                body_model,
+                init,
+                init_vertices,
+                sample.name,
+                values=True,
+            )
+        object_contact = contact.object_contact
+        if contact.pairs is not None and len(contact.pairs):
+            pair_body = _to_topology(
+                contact.pairs.body_vertex,
+                contact.pairs.body_topology,
+                body_model,
+                init,
+                init_vertices,
+                sample.name,
+                values=False,
+            )
+            pair_face, pair_bary = contact.pairs.object_face, contact.pairs.object_bary
+
+    def tensor(array, kind=dtype):
+        return None if array is None else torch.as_tensor(np.asarray(array), device=device).to(kind)
+
+    return FitInputs(
+        body_model=body_model,
+        body_init=body_init,
+        K=camera.K(device=device, dtype=dtype),
+        image_size=size,
+        object_vertices=tensor(mesh.vertices),
+        object_faces=tensor(mesh.faces, torch.long),
+        object_points=tensor(points),
+        sdf=compute_sdf_grid(mesh).to(device),
+        person_mask=mask(sample.person_mask),
+        object_mask=mask(sample.object_mask),
+        depth=depth,
+        keypoints_2d=keypoints,
+        body_contact=tensor(body_contact),
+        object_contact=tensor(object_contact),
+        pair_body_vertex=tensor(pair_body, torch.long),
+        pair_object_face=tensor(pair_face, torch.long),
+        pair_object_bary=tensor(pair_bary),
+        category=sample.object_category,
+    )
+
+
+def _to_topology(data, topology, body_model, init, init_vertices, name, values: bool):
+    """Contact data on `topology` -> the body model's topology.
+
+    Conversion needs the body in the initialization's pose on both topologies; PICO provides the
+    SMPL one (`smpl_vertices` in osx_human.npz).
+    """
+    topology = topology or "smpl"
+    if topology == body_model.name:
+        return data
+    if topology == "smpl" and init.smpl_vertices is not None:
+        source = np.asarray(init.smpl_vertices, dtype=np.float64)
+        if values:
+            return transfer_values(data, source, init_vertices)
+        return transfer_indices(data, nearest_vertex_map(source, init_vertices))
+    raise HoifitError(
+        f"sample {name}'s contact is on the {topology} mesh but body.backend is "
+        f"{body_model.name}, and the folder gives no {topology} mesh of the body to convert "
+        f"with: run with --set body.backend={topology}"
+    )
