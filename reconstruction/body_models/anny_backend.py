@@ -163,6 +163,7 @@ class AnnyModel(BodyModel):
             raise ValueError(f"gender must be one of {sorted(GENDER_PHENOTYPE)}, got {gender!r}")
         self.gender = gender
         self.core = copy.deepcopy(_load_anny(cache_dir))
+        self._rest_cache = None
         labels = list(self.core.bone_labels)
         if list(self.core.phenotype_labels) != list(PHENOTYPES):
             raise RuntimeError(f"unexpected Anny phenotypes {self.core.phenotype_labels}")
@@ -260,13 +261,42 @@ class AnnyModel(BodyModel):
         bottom[..., 0, 3] = 1
         return torch.cat((deltas, bottom), dim=-2)
 
+    def _rest_model(self, deltas: Tensor, betas: Tensor) -> dict[str, Tensor]:
+        """Anny's rest-pose model (vertices, bone poses) for phenotype coefficients (B, 6).
+
+        Anny's rest bone orientations go through a differentiable Procrustes step that costs far
+        more than posing when autograd records it, even if nothing needs its gradient. Fitting
+        mostly keeps the shape fixed, so when `betas` needs no gradient the rest model is built
+        without autograd and reused while `betas` keeps its value.
+        """
+        core = self.core
+
+        def build():
+            _, phenotypes, local, facial = core.get_tensor_inputs(deltas, betas, None, None)
+            coeffs = core._get_phenotype_blendshape_coefficients(phenotypes, local, facial)
+            return core.get_rest_model(coeffs)
+
+        if betas.requires_grad:
+            return build()
+        key = (betas.device, betas.dtype, betas.detach().cpu().numpy().tobytes())
+        if self._rest_cache is None or self._rest_cache[0] != key:
+            with torch.no_grad():
+                self._rest_cache = (key, build())
+        return self._rest_cache[1]
+
     def forward(self, params: BodyParams) -> BodyOutput:
         """Pose the body; see `BodyModel.forward`. Joints are the 104 bone heads."""
-        out = self.core(pose_parameters=self._native_deltas(params), phenotype_kwargs=params.betas)
+        deltas = self._native_deltas(params)
+        rest = self._rest_model(deltas, params.betas)
+        transforms, bone_poses = self.core.get_bone_transforms(deltas, rest["rest_bone_poses"])
+        vertices = self.core.get_skinned_vertices(
+            bone_transforms=transforms,
+            rest_vertices=rest["rest_vertices"].expand(transforms.shape[0], -1, -1),
+        )
         c = self.native_to_hoifit
         return BodyOutput(
-            vertices=out["vertices"] @ c.T,
-            joints=out["bone_poses"][..., :3, 3] @ c.T,
+            vertices=vertices @ c.T,
+            joints=bone_poses[..., :3, 3] @ c.T,
             faces=self.faces,
         )
 
