@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXAMPLE := examples/stool_demo
+EXAMPLE := examples/chair__synth_0_0
 
 .PHONY: install demo test test-all lint clean
 

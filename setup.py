@@ -26,6 +26,7 @@ setup(
         "pillow>=10.0",
         "pyyaml>=6.0",
         "tqdm>=4.60",
+        "matplotlib>=3.7",
     ],
     extras_require={"test": ["pytest>=8.0", "ruff>=0.6"]},
 )

@@ -1,0 +1,458 @@
+"""Synthetic human-object interaction samples with exact ground truth.
+
+`make_scene` stages one interaction (`interactions.INTERACTIONS`, cycled by sample index),
+photographs it from a random viewpoint, measures the true contact, and degrades what a
+perception stage would give the fitting by a noise level (`noise.NOISE_LEVELS`).
+`write_synthetic_samples` writes samples as sample folders (`reconstruction.sample_io`), named
+PICO-style `<category>__synth_<seed>_<index>`, with the ground truth in ground_truth.npz/json.
+
+Everything random comes from numpy generators seeded with (seed, index, stream), so a sample is
+byte-for-byte reproducible and independent of the others; the clean scene and the noise use
+separate streams, so the noise level changes the inputs and never the ground truth.
+
+Ground-truth contact: a body vertex is in contact when it lies within `CONTACT_DISTANCE` of the
+object's surface (exact signed distance), an object vertex when a body vertex is within
+`CONTACT_DISTANCE` of it. Pairs: for each body part (`PAIR_PARTS`) in contact, up to
+`PAIRS_PER_PART` of its contact vertices with the nearest point of the object's surface (face
+and barycentric weights on object.obj).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from reconstruction.body_models import BodyModel, BodyParams, build_body_model
+from reconstruction.object_model import ObjectMesh, ObjectPose, pose_to_json_dict
+from reconstruction.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from reconstruction.sample_io import (
+    BodyInit,
+    ContactPairs,
+    GroundTruth,
+    Sample,
+    SampleContact,
+    mask_bbox,
+    write_ground_truth,
+    write_sample,
+)
+from reconstruction.synthetic.geometry import barycentric, closest_points
+from reconstruction.synthetic.interactions import (
+    INTERACTIONS,
+    Interaction,
+    ObjectPlacement,
+    Stage,
+    Staged,
+    StagingFailed,
+    check_staged,
+    make_object_mesh,
+)
+from reconstruction.synthetic.noise import (
+    NOISE_LEVELS,
+    noisy_body_params,
+    noisy_contact,
+    noisy_depth,
+    noisy_keypoints,
+    noisy_mask,
+    noisy_pairs,
+)
+from reconstruction.synthetic.poses import PoseBuilder
+from reconstruction.synthetic.render import View, choose_view, render_scene
+
+CONTACT_DISTANCE = 0.015
+"""Metres: body and object vertices this close to the other mesh are in contact."""
+
+PAIRS_PER_PART = 20
+"""Most paired correspondences per body part."""
+
+PAIR_PARTS = (
+    "left_hand",
+    "right_hand",
+    "left_foot",
+    "right_foot",
+    "left_arm",
+    "right_arm",
+    "left_leg",
+    "right_leg",
+    "torso",
+    "back",
+    "buttocks",
+    "neck",
+    "head",
+)
+"""Body parts that pairs are grouped by: they partition the body's vertices."""
+
+MAX_ATTEMPTS = 30
+"""Random draws tried before giving up on staging an interaction."""
+
+_SKIN = np.array([[0.96, 0.80, 0.69], [0.88, 0.68, 0.55], [0.74, 0.53, 0.40], [0.56, 0.39, 0.28]])
+_SCENE, _NOISE = 0, 1  # random streams
+
+
+@dataclass
+class SyntheticScene:
+    """One synthetic sample: the inputs the fitting gets, and the ground truth.
+
+    Attributes:
+        sample: what is written as the sample folder (noisy inputs, clean image and camera).
+        truth: the clean scene.
+    """
+
+    sample: Sample
+    truth: GroundTruth
+
+
+def sample_name(category: str, seed: int, index: int) -> str:
+    """PICO-style folder name of a synthetic sample: `<category>__synth_<seed>_<index>`."""
+    return f"{category}__synth_{seed}_{index}"
+
+
+def interaction_for(index: int) -> str:
+    """The interaction of sample `index`: the generator cycles through `INTERACTIONS`."""
+    names = list(INTERACTIONS)
+    return names[index % len(names)]
+
+
+def random_betas(model: BodyModel, rng: np.random.Generator) -> np.ndarray:
+    """(S,) a random adult body shape: Anny phenotypes, or SMPL(-X) betas."""
+    if model.name == "anny":
+        low = np.array([0.0, 0.75, 0.3, 0.3, 0.3, 0.4])  # gender, age, muscle, weight, ...
+        high = np.array([1.0, 0.9, 0.7, 0.7, 0.7, 0.6])  # ... height, proportions
+        return rng.uniform(low, high)
+    return np.clip(rng.normal(0.0, 0.8, model.num_betas), -2.0, 2.0)
+
+
+def make_scene(
+    index: int,
+    seed: int,
+    noise: str = "low",
+    image_size: tuple[int, int] = (256, 256),
+    body_model: BodyModel | None = None,
+    body_backend: str = "anny",
+    model_dir: str | None = None,
+    interaction: str | None = None,
+) -> SyntheticScene:
+    """Generate one synthetic sample.
+
+    Args:
+        index: the sample's index; picks the interaction unless `interaction` is given.
+        seed: the run's seed.
+        noise: "none", "low" or "high" (see `noise`).
+        image_size: (H, W) of the image.
+        body_model: the body model to use; None builds `body_backend`'s.
+        body_backend: "anny", "smplx" or "smpl", when `body_model` is None.
+        model_dir: SMPL-X / SMPL model folder, when `body_model` is None.
+        interaction: an `INTERACTIONS` name; None for `interaction_for(index)`.
+
+    Returns:
+        The sample (folder None until written) and its ground truth.
+
+    Raises:
+        ValueError: unknown noise level or interaction.
+        RuntimeError: no valid scene in `MAX_ATTEMPTS` draws.
+    """
+    if noise not in NOISE_LEVELS:
+        raise ValueError(f"noise must be one of {list(NOISE_LEVELS)}, got {noise!r}")
+    name = interaction or interaction_for(index)
+    if name not in INTERACTIONS:
+        raise ValueError(f"unknown interaction {name!r}; known: {', '.join(INTERACTIONS)}")
+    spec = INTERACTIONS[name]
+    model = body_model or build_body_model(body_backend, model_dir=model_dir)
+    poser = PoseBuilder(model)
+    object_vertices, object_faces = make_object_mesh(spec.category, **spec.object_kwargs)
+
+    staged, rng = _stage(spec, poser, object_vertices, object_faces, seed, index)
+    world = np.concatenate((staged.body.vertices, staged.placement.apply(object_vertices)))
+    view = choose_view(
+        world, rng, image_size, spec.azimuth_deg, spec.either_side, spec.elevation_deg
+    )
+    params, placement = _to_camera(staged, view)
+    with torch.no_grad():
+        output = model(params)
+        keypoints_3d = model.coco17_keypoints(output)[0].double().cpu().numpy()
+    body_vertices = output.vertices[0].double().cpu().numpy()
+    posed_object = placement.apply(object_vertices)
+    rendered = render_scene(
+        view,
+        (body_vertices, model.faces.cpu().numpy(), _body_colors(model, rng)),
+        (posed_object, object_faces, np.tile(rng.uniform(0.15, 0.9, 3), (len(posed_object), 1))),
+        staged.floor_y,
+        rng,
+    )
+    body_contact, object_contact, pairs, distance = contact_truth(
+        body_vertices, model, object_vertices, object_faces, placement, rng
+    )
+    truth = GroundTruth(
+        interaction=name,
+        object_category=spec.category,
+        body_backend=model.name,
+        body_params=model.to_npz_dict(params),
+        body_vertices=body_vertices.astype(np.float32),
+        object_rotation=placement.rotation,
+        object_translation=placement.translation,
+        object_scale=placement.scale,
+        object_vertices=posed_object.astype(np.float32),
+        body_contact=body_contact,
+        object_contact=object_contact,
+        pairs=pairs,
+        K=view.camera.K(dtype=torch.float64).numpy(),
+        person_mask=rendered.person_mask,
+        object_mask=rendered.object_mask,
+        keypoints_2d=_keypoints_2d(view, keypoints_3d),
+    )
+    sample = Sample(
+        name=sample_name(spec.category, seed, index),
+        folder=None,
+        image=rendered.image,
+        camera=view.camera,
+        object_mesh=ObjectMesh(object_vertices, object_faces, name=spec.category),
+        object_category=spec.category,
+        depth=rendered.depth,
+    )
+    _degrade(sample, truth, model, params, np.random.default_rng([seed, index, _NOISE]), noise)
+    truth.summary = _summary(truth, sample, seed, index, noise, distance)
+    return SyntheticScene(sample, truth)
+
+
+def _stage(
+    spec: Interaction,
+    poser: PoseBuilder,
+    object_vertices: np.ndarray,
+    object_faces: np.ndarray,
+    seed: int,
+    index: int,
+) -> tuple[Staged, np.random.Generator]:
+    """Stage an interaction, drawing again until a draw is valid.
+
+    Returns:
+        The staged scene and the random generator of the successful draw, to go on with.
+
+    Raises:
+        RuntimeError: no valid draw in `MAX_ATTEMPTS`.
+    """
+    for attempt in range(MAX_ATTEMPTS):
+        rng = np.random.default_rng([seed, index, _SCENE, attempt])
+        stage = Stage(poser, object_vertices, object_faces, random_betas(poser.model, rng))
+        try:
+            staged = spec.stage(stage, rng)
+            check_staged(stage, staged, spec)
+        except StagingFailed:
+            continue
+        return staged, rng
+    raise RuntimeError(f"could not stage {spec.name} in {MAX_ATTEMPTS} draws (seed {seed})")
+
+
+def _degrade(
+    sample: Sample,
+    truth: GroundTruth,
+    model: BodyModel,
+    params: BodyParams,
+    rng: np.random.Generator,
+    noise: str,
+) -> None:
+    """Fill the sample's perception inputs: the clean scene's, degraded by the noise level.
+
+    `sample.depth` holds the clean depth on entry.
+    """
+    level = NOISE_LEVELS[noise]
+    person, obj = (noisy_mask(m, level, rng) for m in (truth.person_mask, truth.object_mask))
+    sample.person_mask, sample.person_bbox = person, mask_bbox(person) if person.any() else None
+    sample.object_mask, sample.object_bbox = obj, mask_bbox(obj) if obj.any() else None
+    sample.depth = noisy_depth(sample.depth, level, rng)
+    sample.keypoints_2d = noisy_keypoints(truth.keypoints_2d, level, rng)
+    sample.body_init = BodyInit(
+        model.name, model.to_npz_dict(noisy_body_params(params, level, rng))
+    )
+    sample.contact = SampleContact(
+        body_contact=noisy_contact(truth.body_contact, truth.body_vertices, level, rng),
+        body_topology=model.name,
+        object_contact=noisy_contact(truth.object_contact, truth.object_vertices, level, rng),
+        pairs=noisy_pairs(truth.pairs, level, rng),
+    )
+
+
+def _to_camera(staged: Staged, view: View):
+    """The staged body's parameters and the object's placement in the camera frame.
+
+    The body turns about its root joint and `transl` is the root's position, so moving the
+    whole body into the camera frame changes only those two.
+    """
+    params = staged.body.params
+    rotation = torch.as_tensor(view.rotation, dtype=params.transl.dtype)
+    translation = torch.as_tensor(view.translation, dtype=params.transl.dtype)
+    orient = rotation @ axis_angle_to_matrix(params.global_orient)
+    camera_params = dataclasses.replace(
+        params,
+        global_orient=matrix_to_axis_angle(orient),
+        transl=params.transl @ rotation.T + translation,
+    )
+    world = staged.placement
+    placement = ObjectPlacement(
+        view.rotation @ world.rotation, view.to_camera(world.translation[None])[0], world.scale
+    )
+    return camera_params, placement
+
+
+def _body_colors(model: BodyModel, rng: np.random.Generator) -> np.ndarray:
+    """(V, 3) per-vertex colours: skin, a shirt over trunk and arms, trousers over the legs."""
+    skin = np.clip(_SKIN[rng.integers(len(_SKIN))] + rng.normal(0, 0.02, 3), 0, 1)
+    colors = np.tile(skin, (model.num_vertices, 1))
+    parts = {name: idx.cpu().numpy() for name, idx in model.parts.items()}
+    for names, color in (
+        (("torso", "back", "left_arm", "right_arm"), rng.uniform(0.1, 0.9, 3)),
+        (("buttocks", "left_leg", "right_leg"), rng.uniform(0.1, 0.6, 3)),
+        (("left_foot", "right_foot"), rng.uniform(0.05, 0.4, 3)),
+    ):
+        for part in names:
+            colors[parts[part]] = color
+    return colors
+
+
+def _keypoints_2d(view: View, keypoints_3d: np.ndarray) -> np.ndarray:
+    """(17, 3) float32 (u, v, confidence): 1 inside the image and in front, else 0."""
+    in_front = keypoints_3d[:, 2] > 1e-3
+    uv = view.project(np.where(in_front[:, None], keypoints_3d, 1.0))
+    camera = view.camera
+    inside = (
+        in_front
+        & (uv[:, 0] >= 0)
+        & (uv[:, 0] <= camera.width - 1)
+        & (uv[:, 1] >= 0)
+        & (uv[:, 1] <= camera.height - 1)
+    )
+    return np.concatenate((uv, inside[:, None]), axis=1).astype(np.float32)
+
+
+def contact_truth(
+    body_vertices: np.ndarray,
+    model: BodyModel,
+    object_vertices: np.ndarray,
+    object_faces: np.ndarray,
+    placement: ObjectPlacement,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, ContactPairs, np.ndarray]:
+    """True contact between a posed body and a posed object (see the module docstring).
+
+    Args:
+        body_vertices: (V, 3) posed body, camera frame.
+        model: the body model (parts, topology name).
+        object_vertices: (Vo, 3) object mesh, object frame.
+        object_faces: (Fo, 3).
+        placement: the object's pose, camera frame.
+        rng: picks the paired vertices of parts with more than `PAIRS_PER_PART`.
+
+    Returns:
+        body_contact (V,) float32 in {0, 1}; object_contact (Vo,) float32 in {0, 1}; the pairs;
+        and the signed distance (V,) of every body vertex to the object, metres.
+    """
+    object_vertices = np.asarray(object_vertices, dtype=np.float64)
+    distance, face, nearest = closest_points(
+        placement.invert(body_vertices), object_vertices, object_faces
+    )
+    distance = distance * placement.scale
+    body_contact = distance <= CONTACT_DISTANCE
+    gap = cKDTree(body_vertices).query(placement.apply(object_vertices))[0]
+    object_contact = gap <= CONTACT_DISTANCE
+
+    parts = {name: idx.cpu().numpy() for name, idx in model.parts.items()}
+    chosen, names = [], []
+    for part in PAIR_PARTS:
+        touching = parts[part][body_contact[parts[part]]]
+        if len(touching) > PAIRS_PER_PART:
+            touching = np.sort(rng.choice(touching, PAIRS_PER_PART, replace=False))
+        chosen.append(touching)
+        names += [part] * len(touching)
+    chosen = np.concatenate(chosen).astype(np.int64)
+    triangles = object_vertices[object_faces[face[chosen]]]
+    pairs = ContactPairs(
+        body_vertex=chosen,
+        object_face=face[chosen],
+        object_bary=barycentric(nearest[chosen], triangles).astype(np.float32),
+        part=names,
+        body_topology=model.name,
+    )
+    return body_contact.astype(np.float32), object_contact.astype(np.float32), pairs, distance
+
+
+def _summary(
+    truth: GroundTruth, sample: Sample, seed: int, index: int, noise: str, distance: np.ndarray
+) -> dict:
+    """The human-readable ground_truth.json."""
+    pose = ObjectPose.from_matrix(
+        torch.as_tensor(truth.object_rotation)[None],
+        torch.as_tensor(truth.object_translation)[None],
+        truth.object_scale,
+    )
+    camera = sample.camera
+    return {
+        "about": "ground truth of a synthetic sample; the fitting never reads this file",
+        "name": sample.name,
+        "interaction": truth.interaction,
+        "object_category": truth.object_category,
+        "seed": seed,
+        "index": index,
+        "noise": dataclasses.asdict(NOISE_LEVELS[noise]),
+        "body_backend": truth.body_backend,
+        "camera": {
+            "K": truth.K.tolist(),
+            "width": camera.width,
+            "height": camera.height,
+        },
+        "object_pose": pose_to_json_dict(pose),
+        "contact": {
+            "distance_m": CONTACT_DISTANCE,
+            "body_vertices": int(truth.body_contact.sum()),
+            "object_vertices": int(truth.object_contact.sum()),
+            "pairs_per_part": {
+                part: truth.pairs.part.count(part) for part in dict.fromkeys(truth.pairs.part)
+            },
+            "closest_body_vertex_m": float(distance.min()),
+        },
+    }
+
+
+def write_synthetic_samples(
+    out: str | Path,
+    count: int,
+    seed: int = 0,
+    noise: str = "low",
+    image_size: tuple[int, int] = (256, 256),
+    body_backend: str = "anny",
+    model_dir: str | None = None,
+    start: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Generate and write `count` samples with indices start, start + 1, ...
+
+    Args:
+        out: the folder to write the sample folders into.
+        count: how many.
+        seed: the run's seed.
+        noise: "none", "low" or "high".
+        image_size: (H, W).
+        body_backend: "anny", "smplx" or "smpl".
+        model_dir: SMPL-X / SMPL model folder.
+        start: index of the first sample.
+        log: called with one line per written sample.
+
+    Returns:
+        The sample folders.
+    """
+    model = build_body_model(body_backend, model_dir=model_dir)
+    folders = []
+    for index in range(start, start + count):
+        scene = make_scene(index, seed, noise, image_size, body_model=model)
+        folder = write_sample(Path(out) / scene.sample.name, scene.sample)
+        write_ground_truth(folder, scene.truth)
+        folders.append(folder)
+        if log is not None:
+            log(
+                f"{folder}: {scene.truth.interaction}, "
+                f"{int(scene.truth.body_contact.sum())} body contact vertices"
+            )
+    return folders
