@@ -1,78 +1,82 @@
-"""The main command end to end: a sample folder in, every export out; bad input, clear errors."""
+"""The main command end to end: sample folders in, every export out; bad input, clear errors."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import smplx
 import torch
+import trimesh
 from PIL import Image
 
 from reconstruct import main
-from reconstruction.procedural_objects import make_object
+from reconstruction.synthetic import write_synthetic_samples
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chair__synth_0_0"
+QUICK = ["--config", "fast", "--set", "fit.stages.0.iterations=3",
+         "--set", "fit.stages.1.iterations=3", "--set", "fit.progress=false"]
+EXPORTS = {"scene.glb", "body.ply", "object.ply", "body_params.npz", "object_pose.json",
+           "overlay.png", "side.png", "config.yaml", "loss_log.csv", "metrics.json"}
 
 
 @pytest.fixture()
 def sample(tmp_path):
-    folder = tmp_path / "chair_demo"
-    folder.mkdir()
-    make_object("chair").export(folder / "object.obj")
-    Image.new("RGB", (160, 120), (90, 120, 60)).save(folder / "image.jpg")
+    folder = tmp_path / EXAMPLE.name
+    shutil.copytree(EXAMPLE, folder)
     return folder
 
 
-def test_anny_scene_from_a_sample_folder(sample, tmp_path, capsys):
+def test_bundled_example_reconstructs(sample, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main([str(sample), "--out", str(out), "--device", "cpu"]) == 0
-    expected = {
-        "scene.glb",
-        "body.ply",
-        "object.ply",
-        "body_params.npz",
-        "object_pose.json",
-        "overlay.png",
-        "side.png",
-        "config.yaml",
-        "timings.json",
-    }
-    assert expected <= {p.name for p in out.iterdir()}
-    assert np.asarray(Image.open(out / "overlay.png")).shape == (120, 160, 3)
-    pose = json.loads((out / "object_pose.json").read_text())
-    assert pose["scale"] == [pytest.approx(1.0)]
-    assert "wrote" in capsys.readouterr().out
+    assert main([str(sample), "--out", str(out), "--device", "cpu", *QUICK]) == 0
+    assert EXPORTS <= {p.name for p in out.iterdir()}
+    assert np.asarray(Image.open(out / "overlay.png")).shape == (256, 256, 3)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "ok"
+    assert [s["name"] for s in metrics["stages"]] == ["object_init", "object", "joint"]
+    for key in ("penetration_cm", "contact_dist_cm", "mask_iou"):
+        assert np.isfinite(metrics[key])
+    log = (out / "loss_log.csv").read_text().splitlines()
+    assert log[0].startswith("stage,iteration,total") and len(log) == 1 + 3 + 3
+    assert "chair__synth_0_0: ok" in capsys.readouterr().out
 
 
-def test_smplx_parameters_load_into_smplx(sample, tmp_path, smplx_dir):
+def test_smplx_parameters_load_into_smplx(tmp_path, smplx_dir):
+    samples = write_synthetic_samples(
+        tmp_path / "samples", 1, seed=3, image_size=(96, 96), body_backend="smplx",
+        model_dir=smplx_dir,
+    )
     out = tmp_path / "out"
-    args = [
-        str(sample),
-        "--out",
-        str(out),
-        "--set",
-        "body.backend=smplx",
-        "--set",
-        f"body.model_dir={smplx_dir}",
-        "--set",
-        "export.overlay=false",
-    ]
+    args = [str(samples[0]), "--out", str(out), *QUICK, "--set", "body.backend=smplx",
+            "--set", f"body.model_dir={smplx_dir}", "--set", "export.overlay=false"]
     assert main(args) == 0
     data = dict(np.load(out / "body_params.npz"))
     assert str(data.pop("body_backend")) == "smplx"
-    model = smplx.create(
-        smplx_dir,
-        model_type=str(data.pop("model_type")),
-        gender=str(data.pop("gender")),
-        use_pca=False,
-        flat_hand_mean=True,
-        num_betas=data["betas"].shape[1],
-        num_expression_coeffs=data["expression"].shape[1],
-    )
+    model = smplx.create(smplx_dir, model_type=str(data.pop("model_type")),
+                         gender=str(data.pop("gender")), use_pca=False, flat_hand_mean=True,
+                         num_betas=data["betas"].shape[1],
+                         num_expression_coeffs=data["expression"].shape[1])
     with torch.no_grad():
         vertices = model(**{k: torch.as_tensor(v) for k, v in data.items()}).vertices[0]
-    import trimesh
-
     body = trimesh.load(out / "body.ply", process=False)
     assert np.allclose(vertices.numpy(), body.vertices, atol=1e-4)
+
+
+def test_folder_of_samples_goes_on_after_a_failure(tmp_path, capsys):
+    root = tmp_path / "samples"
+    shutil.copytree(EXAMPLE, root / EXAMPLE.name)
+    broken = root / "box__broken"
+    shutil.copytree(EXAMPLE, broken)
+    (broken / "body_init.npz").unlink()
+    (broken / f"{EXAMPLE.name}.png").rename(broken / "box__broken.png")
+    out = tmp_path / "out"
+    assert main([str(root), "--out", str(out), *QUICK, "--set", "export.overlay=false"]) == 1
+    printed = capsys.readouterr().out
+    assert "box__broken: error" in printed and "no body initialization" in printed
+    assert (out / EXAMPLE.name / "metrics.json").is_file()
+    assert not (out / "box__broken").exists()
 
 
 @pytest.mark.parametrize(
@@ -81,7 +85,9 @@ def test_smplx_parameters_load_into_smplx(sample, tmp_path, smplx_dir):
         (lambda f: f / "missing", "does not exist"),
         (lambda f: ((f / "object.obj").unlink(), f)[1], "no object mesh"),
         (lambda f: ((f / "object.obj").write_text("v 0 0 nan\nf 1 1 1\n"), f)[1], "object.obj"),
-        (lambda f: ((f / "image.jpg").write_bytes(b""), f)[1], "empty"),
+        (lambda f: ((f / f"{f.name}.png").write_bytes(b""), f)[1], "empty"),
+        (lambda f: ((f / "body_init.npz").unlink(), f)[1], "no body initialization"),
+        (lambda f: f / f"{f.name}.png", "bare photo"),
     ],
 )
 def test_bad_input_is_one_clear_line(sample, tmp_path, capsys, setup, message):
@@ -92,6 +98,15 @@ def test_bad_input_is_one_clear_line(sample, tmp_path, capsys, setup, message):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_smplx_sample_with_anny_backend_says_what_to_set(tmp_path, smplx_dir, capsys):
+    samples = write_synthetic_samples(
+        tmp_path / "samples", 1, seed=4, image_size=(64, 64), body_backend="smplx",
+        model_dir=smplx_dir,
+    )
+    assert main([str(samples[0]), "--out", str(tmp_path / "out")]) == 2
+    assert "--set body.backend=smplx" in capsys.readouterr().err
 
 
 def test_bad_config_override(sample, capsys):
