@@ -10,8 +10,14 @@ All functions take numpy arrays in the camera frame, metres, and return centimet
 their names say. Rotation error does not account for object symmetries.
 """
 
+import json
+from pathlib import Path
+
 import numpy as np
+import trimesh
 from scipy.spatial import cKDTree
+
+from reconstruction.sample_io import read_ground_truth, read_sample
 
 CONTACT_DISTANCE_M = 0.05
 
@@ -152,3 +158,83 @@ def mask_iou(rendered: np.ndarray, mask: np.ndarray) -> float | None:
     """IoU of two (H, W) bool masks; None when both are empty."""
     union = (rendered | mask).sum()
     return float((rendered & mask).sum() / union) if union else None
+
+
+METRIC_KEYS = (
+    "rot_err_deg",
+    "trans_err_cm",
+    "chamfer_body_cm",
+    "chamfer_object_cm",
+    "contact_precision",
+    "contact_recall",
+    "contact_dist_cm",
+    "penetration_cm",
+    "mask_iou",
+)
+"""Per-sample metrics; the aggregate holds the median of each over the samples that have it."""
+
+
+def evaluate_result(sample_folder: Path, result_folder: Path) -> dict:
+    """All metrics of one reconstruction; those needing a missing ground truth are None.
+
+    Args:
+        sample_folder: the sample folder (its ground_truth.npz, when present, is the reference;
+            otherwise its annotated contact pairs are).
+        result_folder: what `reconstruct.py` wrote for that sample.
+
+    Returns:
+        {key: value or None for key in METRIC_KEYS} plus "sample", "time_s" and "note".
+    """
+    metrics = json.loads((result_folder / "metrics.json").read_text())
+    pose = json.loads((result_folder / "object_pose.json").read_text())
+    body = trimesh.load(result_folder / "body.ply", process=False)
+    obj = trimesh.load(result_folder / "object.ply", process=False)
+    body_pred, object_pred = np.asarray(body.vertices), np.asarray(obj.vertices)
+    row = dict.fromkeys(METRIC_KEYS)
+    row.update(
+        sample=sample_folder.name,
+        time_s=metrics["time_s"]["fit"],
+        penetration_cm=metrics["penetration_cm"],
+        mask_iou=metrics["mask_iou"],
+        note="",
+    )
+    truth = read_ground_truth(sample_folder)
+    if truth is None:
+        row["note"] = "no 3D ground truth: pose, Chamfer and contact P/R skipped"
+        row["contact_dist_cm"] = metrics["contact_dist_cm"]
+        return row
+    row["rot_err_deg"] = rotation_error_deg(
+        np.asarray(pose["rotation_matrix"][0]), truth.object_rotation
+    )
+    row["trans_err_cm"] = translation_error_cm(object_pred, truth.object_vertices)
+    if len(body_pred) == len(truth.body_vertices):
+        row["chamfer_body_cm"], row["chamfer_object_cm"] = aligned_chamfer_cm(
+            body_pred,
+            object_pred,
+            truth.body_vertices,
+            truth.object_vertices,
+            np.asarray(body.faces),
+            np.asarray(obj.faces),
+        )
+        row["contact_precision"], row["contact_recall"] = contact_precision_recall(
+            body_pred, object_pred, truth.body_vertices, truth.object_vertices
+        )
+        pairs = truth.pairs
+        faces = read_sample(sample_folder).object_mesh.faces
+        object_points = (object_pred[faces[pairs.object_face]] * pairs.object_bary[..., None]).sum(
+            1
+        )
+        row["contact_dist_cm"] = pair_distance_cm(body_pred[pairs.body_vertex], object_points)
+    else:
+        row["note"] = "body model differs from the ground truth's: body metrics skipped"
+    return row
+
+
+def aggregate(rows: list[dict]) -> dict:
+    """Median of each metric over the rows that have it, and the row count."""
+    summary = {}
+    for key in (*METRIC_KEYS, "time_s"):
+        values = [row[key] for row in rows if row.get(key) is not None]
+        summary[key] = float(np.median(values)) if values else None
+    summary["count"] = len(rows)
+    return summary
