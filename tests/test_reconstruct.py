@@ -15,10 +15,28 @@ from reconstruct import main
 from reconstruction.synthetic import write_synthetic_samples
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chair__synth_0_0"
-QUICK = ["--config", "fast", "--set", "fit.stages.0.iterations=3",
-         "--set", "fit.stages.1.iterations=3", "--set", "fit.progress=false"]
-EXPORTS = {"scene.glb", "body.ply", "object.ply", "body_params.npz", "object_pose.json",
-           "overlay.png", "side.png", "config.yaml", "loss_log.csv", "metrics.json"}
+QUICK = [
+    "--config",
+    "fast",
+    "--set",
+    "fit.stages.0.iterations=3",
+    "--set",
+    "fit.stages.1.iterations=3",
+    "--set",
+    "fit.progress=false",
+]
+EXPORTS = {
+    "scene.glb",
+    "body.ply",
+    "object.ply",
+    "body_params.npz",
+    "object_pose.json",
+    "overlay.png",
+    "side.png",
+    "config.yaml",
+    "loss_log.csv",
+    "metrics.json",
+}
 
 
 @pytest.fixture()
@@ -45,19 +63,38 @@ def test_bundled_example_reconstructs(sample, tmp_path, capsys):
 
 def test_smplx_parameters_load_into_smplx(tmp_path, smplx_dir):
     samples = write_synthetic_samples(
-        tmp_path / "samples", 1, seed=3, image_size=(96, 96), body_backend="smplx",
+        tmp_path / "samples",
+        1,
+        seed=3,
+        image_size=(96, 96),
+        body_backend="smplx",
         model_dir=smplx_dir,
     )
     out = tmp_path / "out"
-    args = [str(samples[0]), "--out", str(out), *QUICK, "--set", "body.backend=smplx",
-            "--set", f"body.model_dir={smplx_dir}", "--set", "export.overlay=false"]
+    args = [
+        str(samples[0]),
+        "--out",
+        str(out),
+        *QUICK,
+        "--set",
+        "body.backend=smplx",
+        "--set",
+        f"body.model_dir={smplx_dir}",
+        "--set",
+        "export.overlay=false",
+    ]
     assert main(args) == 0
     data = dict(np.load(out / "body_params.npz"))
     assert str(data.pop("body_backend")) == "smplx"
-    model = smplx.create(smplx_dir, model_type=str(data.pop("model_type")),
-                         gender=str(data.pop("gender")), use_pca=False, flat_hand_mean=True,
-                         num_betas=data["betas"].shape[1],
-                         num_expression_coeffs=data["expression"].shape[1])
+    model = smplx.create(
+        smplx_dir,
+        model_type=str(data.pop("model_type")),
+        gender=str(data.pop("gender")),
+        use_pca=False,
+        flat_hand_mean=True,
+        num_betas=data["betas"].shape[1],
+        num_expression_coeffs=data["expression"].shape[1],
+    )
     with torch.no_grad():
         vertices = model(**{k: torch.as_tensor(v) for k, v in data.items()}).vertices[0]
     body = trimesh.load(out / "body.ply", process=False)
@@ -102,7 +139,11 @@ def test_bad_input_is_one_clear_line(sample, tmp_path, capsys, setup, message):
 
 def test_smplx_sample_with_anny_backend_says_what_to_set(tmp_path, smplx_dir, capsys):
     samples = write_synthetic_samples(
-        tmp_path / "samples", 1, seed=4, image_size=(64, 64), body_backend="smplx",
+        tmp_path / "samples",
+        1,
+        seed=4,
+        image_size=(64, 64),
+        body_backend="smplx",
         model_dir=smplx_dir,
     )
     assert main([str(samples[0]), "--out", str(tmp_path / "out")]) == 2

@@ -1,0 +1,223 @@
+"""The staged optimizer on synthetic scenes with known answers."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from optim import fitter as fitter_module
+from optim.config import FitConfig, ObjectInitConfig, StageConfig
+from optim.fitter import SceneLosses, contact_joint_indices, fit, run_stage
+from optim.object_init import initialize_object, kabsch
+from optim.state import FitState
+from reconstruction.body_models import build_body_model
+from reconstruction.config import load_config, preset_names
+from reconstruction.evaluation import rotation_error_deg, translation_error_cm
+from reconstruction.fit_inputs import prepare_fit_inputs
+from reconstruction.object_model import ObjectPose
+from reconstruction.rotations import axis_angle_to_matrix
+from reconstruction.synthetic import make_scene
+
+OBJECT_VARIABLES = ["object_rotation", "object_translation", "object_scale"]
+
+
+@pytest.fixture(scope="module")
+def body_model():
+    return build_body_model("anny")
+
+
+@pytest.fixture(scope="module")
+def scene(body_model):
+    """A clean sit-on-chair scene at 128 px and its fitting inputs."""
+    synthetic = make_scene(
+        0,
+        seed=7,
+        noise="none",
+        image_size=(128, 128),
+        body_model=body_model,
+        interaction="sit_chair",
+    )
+    inputs = prepare_fit_inputs(
+        synthetic.sample, body_model, FitConfig(resolution=128), torch.device("cpu")
+    )
+    return synthetic, inputs
+
+
+def truth_pose(truth) -> ObjectPose:
+    return ObjectPose.from_matrix(
+        torch.tensor(truth.object_rotation[None], dtype=torch.float32),
+        torch.tensor(truth.object_translation[None], dtype=torch.float32),
+        float(truth.object_scale),
+    )
+
+
+def perturbed_pose(truth, angle_deg=12.0, shift=(0.06, -0.04, 0.08), scale=1.1) -> ObjectPose:
+    turn = axis_angle_to_matrix(
+        torch.tensor([0.3, 1.0, 0.2]) / math.sqrt(1.13) * math.radians(angle_deg)
+    )
+    rotation = turn @ torch.tensor(truth.object_rotation, dtype=torch.float32)
+    center = torch.tensor(truth.object_vertices.mean(0), dtype=torch.float32)
+    translation = turn @ (torch.tensor(truth.object_translation, dtype=torch.float32) - center)
+    translation = translation + center + torch.tensor(shift)
+    return ObjectPose.from_matrix(rotation[None], translation[None], truth.object_scale * scale)
+
+
+def object_errors(state, inputs, truth):
+    from reconstruction.object_model import object_to_camera
+
+    with torch.no_grad():
+        vertices = object_to_camera(inputs.object_vertices, state.object_pose())[0].numpy()
+    rotation = state.object_pose().rotation_matrix()[0].numpy()
+    return rotation_error_deg(rotation, truth.object_rotation), translation_error_cm(
+        vertices, truth.object_vertices
+    )
+
+
+def test_object_perturbed_from_ground_truth_recovers_it(scene):
+    synthetic, inputs = scene
+    truth = synthetic.truth
+    state = FitState.create(inputs.body_init, perturbed_pose(truth))
+    rot0, trans0 = object_errors(state, inputs, truth)
+    stage = StageConfig(
+        name="object",
+        optimize=OBJECT_VARIABLES,
+        iterations=150,
+        lr=0.01,
+        patience=0,
+        weights={
+            "contact_paired": 20.0,
+            "silhouette_object": 1.0,
+            "depth": 2.0,
+            "penetration_body_in_object": 2.0,
+        },
+    )
+    mask = torch.zeros(inputs.body_model.num_body_joints, dtype=torch.bool)
+    report, _ = run_stage(state, stage, SceneLosses(inputs, FitConfig()), mask, False, [])
+    rot, trans = object_errors(state, inputs, truth)
+    assert report.status == "max_iterations" and report.iterations == 150
+    assert rot0 > 10 and trans0 > 8
+    assert rot < 3.0 and trans < 1.5, (rot, trans)
+    assert abs(float(state.object_pose().scale()) / truth.object_scale - 1) < 0.05
+
+
+def test_ground_truth_is_a_fixed_point(scene):
+    synthetic, inputs = scene
+    state = FitState.create(inputs.body_init, truth_pose(synthetic.truth))
+    terms = SceneLosses(inputs, FitConfig())(
+        state,
+        {
+            "contact_paired": 1.0,
+            "penetration_body_in_object": 1.0,
+            "penetration_object_in_body": 1.0,
+        },
+        inputs.body_model(inputs.body_init),
+        body_moves=False,
+    )
+    # The generator pairs body vertices within 1.5 cm of the object with their closest points.
+    assert terms["contact_paired"].item() < 0.015
+    assert terms["penetration_body_in_object"].item() < 0.05  # summed depth over 13k vertices
+    assert terms["penetration_object_in_body"].item() < 1e-3
+
+
+def test_non_finite_loss_rolls_back_to_the_best_state(scene, monkeypatch):
+    synthetic, inputs = scene
+    state = FitState.create(inputs.body_init, perturbed_pose(synthetic.truth))
+    real = fitter_module.L.contact_paired
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        value = real(*args, **kwargs)
+        return value * float("nan") if calls["n"] >= 5 else value
+
+    monkeypatch.setattr(fitter_module.L, "contact_paired", poisoned)
+    stage = StageConfig(
+        name="object",
+        optimize=OBJECT_VARIABLES,
+        iterations=50,
+        lr=0.01,
+        weights={"contact_paired": 1.0},
+    )
+    mask = torch.zeros(inputs.body_model.num_body_joints, dtype=torch.bool)
+    report, totals = run_stage(state, stage, SceneLosses(inputs, FitConfig()), mask, False, [])
+    assert report.status == "rolled_back" and "non-finite" in report.message
+    assert report.iterations == 4
+    assert all(torch.isfinite(t).all() for t in state.tensors().values())
+    assert torch.isfinite(totals).all()
+
+
+def test_early_stop_when_the_loss_stalls(scene):
+    synthetic, inputs = scene
+    state = FitState.create(inputs.body_init, truth_pose(synthetic.truth))
+    stage = StageConfig(
+        name="still",
+        optimize=["object_translation"],
+        iterations=500,
+        lr=1e-9,
+        patience=5,
+        weights={"contact_paired": 1.0},
+    )
+    mask = torch.zeros(inputs.body_model.num_body_joints, dtype=torch.bool)
+    report, _ = run_stage(state, stage, SceneLosses(inputs, FitConfig()), mask, False, [])
+    assert report.status == "converged" and report.iterations < 50
+
+
+def test_contact_limbs_only_move_their_joints(scene):
+    synthetic, inputs = scene
+    joints = contact_joint_indices(inputs, 0.5)
+    names = [inputs.body_model.body_joint_names[i] for i in joints]
+    assert any("upperleg" in n for n in names)  # sitting: the buttocks move the hips
+    assert not any("upperarm" in n for n in names)
+    state = FitState.create(inputs.body_init, perturbed_pose(synthetic.truth))
+    before = state.body_pose6d.clone()
+    mask = torch.zeros(inputs.body_model.num_body_joints, dtype=torch.bool)
+    mask[joints] = True
+    stage = StageConfig(
+        name="limbs",
+        optimize=["body_pose_contact"],
+        iterations=5,
+        lr=0.05,
+        patience=0,
+        weights={"contact_paired": 1.0},
+    )
+    run_stage(state, stage, SceneLosses(inputs, FitConfig()), mask, False, [])
+    moved = (state.body_pose6d - before).abs().amax(-1)[0] > 0
+    assert moved[joints].any() and not moved[~mask].any()
+
+
+def test_kabsch_recovers_a_rotation():
+    g = torch.Generator().manual_seed(0)
+    source = torch.randn(1, 20, 3, generator=g)
+    source = source - source.mean(1, keepdim=True)
+    rotation = axis_angle_to_matrix(torch.tensor([[0.4, -1.2, 0.7]]))
+    estimate = kabsch(source, source @ rotation.transpose(1, 2), torch.ones(20))
+    assert torch.allclose(estimate, rotation, atol=1e-5)
+
+
+def test_initialization_finds_the_object_from_perfect_inputs(scene):
+    synthetic, inputs = scene
+    with torch.no_grad():
+        body = inputs.body_model(inputs.body_init).vertices[0]
+    pose, scores = initialize_object(inputs, body, ObjectInitConfig(num_hypotheses=32, keep=3))
+    assert pose.batch_size == 3 and torch.all(scores[:-1] >= scores[1:])
+    state = FitState.create(inputs.body_init, pose).select(0)
+    rot, trans = object_errors(state, inputs, synthetic.truth)
+    assert trans < 10, trans
+    assert rot < 45, rot
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_preset_runs_two_iterations(scene, preset):
+    _, inputs = scene
+    config = load_config(preset).fit
+    config.progress = False
+    config.init.num_hypotheses = min(config.init.num_hypotheses, 8)
+    for stage in config.stages:
+        stage.iterations = 2
+    result = fit(inputs, config)
+    assert [r.name for r in result.stages] == ["object_init", *(s.name for s in config.stages)]
+    assert all(r.iterations <= 2 for r in result.stages[1:])
+    assert np.isfinite(result.body_vertices.numpy()).all()
+    assert np.isfinite(result.object_vertices.numpy()).all()
+    assert not result.diverged
