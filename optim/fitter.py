@@ -6,6 +6,7 @@ from the stage's dict of weights and logged one by one. A stage stops early when
 stalls; a non-finite loss or gradient rolls the stage back to its best state and is recorded.
 """
 
+import dataclasses
 import logging
 import math
 import time
@@ -29,6 +30,9 @@ from reconstruction.soft_silhouette import soft_silhouette
 
 log = logging.getLogger(__name__)
 
+OBJECT_VARIABLES = {"object_rotation", "object_translation", "object_scale"}
+BODY_ONLY_LOSSES = {"silhouette_body", "keypoints_2d", "pose_prior", "shape_prior", "depth"}
+"""Terms that can be evaluated before the object exists (`depth` then covers the body alone)."""
 BODY_VARIABLES = {
     "body_orient",
     "body_translation",
@@ -137,6 +141,7 @@ class SceneLosses:
         self.init_pose = inputs.body_init.to_matrices().body_pose.detach()
         self.default_betas = inputs.body_model.default_betas.to(inputs.device)
         self.image_diag = math.hypot(*inputs.image_size)
+        self.with_object = True
 
     def body(self, state: FitState) -> BodyOutput:
         """Body model output for the state."""
@@ -148,7 +153,8 @@ class SceneLosses:
         """Raw (unweighted) loss terms, each (K,), for the terms with a non-zero weight.
 
         Terms that depend on the body alone are left out while the body is fixed: they are
-        constant then and would only cost time.
+        constant then and would only cost time. Before the object is initialized
+        (`with_object` False) only the body's terms are evaluated.
         """
         inputs, cfg = self.inputs, self.config
         active = {name for name, w in weights.items() if w != 0}
@@ -157,6 +163,8 @@ class SceneLosses:
             raise ValueError(
                 f"unknown loss {sorted(unknown)[0]!r}; known: {', '.join(L.LOSS_NAMES)}"
             )
+        if not self.with_object:
+            active &= BODY_ONLY_LOSSES
         pose = state.object_pose()
         count = state.num_hypotheses
         object_vertices = object_to_camera(inputs.object_vertices, pose)  # (K, Vo, 3)
@@ -207,14 +215,19 @@ class SceneLosses:
             and inputs.object_mask is not None
         )
         if want_depth or want_ordinal:
-            obj = rasterize(object_vertices, inputs.object_faces, K, size)
             bod = rasterize(body.vertices, inputs.body_model.faces, K, size)
-            if want_depth:
-                depth = L.depth_loss(obj.depth, obj.mask, inputs.depth, inputs.object_mask > 0.5)
-                if body_moves:
+            depth = body.vertices.new_zeros(count)
+            if self.with_object:
+                obj = rasterize(object_vertices, inputs.object_faces, K, size)
+                if want_depth and inputs.object_mask is not None:
                     depth = depth + L.depth_loss(
-                        bod.depth, bod.mask, inputs.depth, inputs.person_mask > 0.5
+                        obj.depth, obj.mask, inputs.depth, inputs.object_mask > 0.5
                     )
+            if want_depth and body_moves and inputs.person_mask is not None:
+                depth = depth + L.depth_loss(
+                    bod.depth, bod.mask, inputs.depth, inputs.person_mask > 0.5
+                )
+            if want_depth:
                 terms["depth"] = depth
             if want_ordinal:
                 terms["ordinal_depth"] = L.ordinal_depth_loss(
@@ -369,6 +382,36 @@ def run_stage(
     return report, best_total
 
 
+def needs_object(stage: StageConfig) -> bool:
+    """Whether a stage moves the object or weighs a term that involves it."""
+    active = {name for name, weight in stage.weights.items() if weight != 0}
+    return bool(OBJECT_VARIABLES & set(stage.optimize)) or bool(active - BODY_ONLY_LOSSES)
+
+
+def _initialize(state, inputs, scene, config, seed):
+    """Object hypotheses from the current body; returns the new state, ranking and report."""
+    start = time.perf_counter()
+    with torch.no_grad():
+        body_vertices = scene.body(state).vertices[0]
+    pose, scores = initialize_object(
+        inputs, body_vertices, config.init, config.contact_threshold, seed
+    )
+    state = dataclasses.replace(
+        state.snapshot(),
+        object_rot6d=pose.rot6d.detach().clone(),
+        object_transl=pose.transl.detach().clone(),
+        object_log_scale=pose.log_scale.detach().clone(),
+    )
+    report = StageReport(
+        "object_init",
+        iterations=config.init.num_hypotheses,
+        seconds=time.perf_counter() - start,
+        status="done",
+        final={"score": float(scores[0])},
+    )
+    return state, -scores, report
+
+
 def fit(inputs: FitInputs, config: FitConfig, seed: int = 0) -> FitResult:
     """Fit body and object to the observations with the configured schedule.
 
@@ -377,36 +420,36 @@ def fit(inputs: FitInputs, config: FitConfig, seed: int = 0) -> FitResult:
         config: initialization and stages.
         seed: seed of the random rotation hypotheses.
 
+    The object is initialized (`optim.object_init`) right before the first stage that involves
+    it, from the body as the stages before have fitted it, so a schedule may first align the body
+    alone.
+
     Returns:
         The fitted scene, per-stage reports and the loss log.
     """
-    start = time.perf_counter()
-    with torch.no_grad():
-        body0 = inputs.body_model(inputs.body_init).vertices[0]
-    object_pose, scores = initialize_object(
-        inputs, body0, config.init, config.contact_threshold, seed
-    )
-    reports = [
-        StageReport(
-            "object_init",
-            iterations=config.init.num_hypotheses,
-            seconds=time.perf_counter() - start,
-            status="done",
-            final={"score": float(scores[0])},
-        )
-    ]
-    state = FitState.create(inputs.body_init, object_pose)
+    placeholder = ObjectPose.identity(1, device=inputs.device, dtype=inputs.K.dtype)
+    state = FitState.create(inputs.body_init, placeholder)
     scene = SceneLosses(inputs, config)
     joint_mask = torch.zeros(inputs.body_model.num_body_joints, dtype=torch.bool)
     joint_mask[contact_joint_indices(inputs, config.contact_threshold)] = True
+    reports: list[StageReport] = []
     rows: list[dict] = []
-    totals = -scores  # before any stage, the initialization's ranking stands
-    for stage in config.stages:
+    totals = None
+    for stage in [*config.stages, None]:
+        if totals is None and (stage is None or needs_object(stage)):
+            # The object starts from the body as the stages so far have left it.
+            state, totals, report = _initialize(state, inputs, scene, config, seed)
+            reports.append(report)
+        if stage is None:
+            break
         if state.num_hypotheses > 1 and BODY_VARIABLES & set(stage.optimize):
             state = state.select(int(torch.argmin(totals)))
-        report, totals = run_stage(state, stage, scene, joint_mask, config.progress, rows)
+        scene.with_object = totals is not None
+        report, stage_totals = run_stage(state, stage, scene, joint_mask, config.progress, rows)
         reports.append(report)
-        if report.status == "rolled_back" and not torch.isfinite(totals).any():
+        if scene.with_object:
+            totals = stage_totals
+        if report.status == "rolled_back" and not torch.isfinite(stage_totals).any():
             break
     if state.num_hypotheses > 1:
         state = state.select(int(torch.argmin(totals)))

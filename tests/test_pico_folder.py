@@ -26,6 +26,8 @@ QUICK = [
     "--set",
     "fit.stages.1.iterations=3",
     "--set",
+    "fit.stages.2.iterations=3",
+    "--set",
     "fit.progress=false",
 ]
 

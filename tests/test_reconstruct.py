@@ -23,6 +23,8 @@ QUICK = [
     "--set",
     "fit.stages.1.iterations=3",
     "--set",
+    "fit.stages.2.iterations=3",
+    "--set",
     "fit.progress=false",
 ]
 EXPORTS = {
@@ -53,11 +55,11 @@ def test_bundled_example_reconstructs(sample, tmp_path, capsys):
     assert np.asarray(Image.open(out / "overlay.png")).shape == (256, 256, 3)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "ok"
-    assert [s["name"] for s in metrics["stages"]] == ["object_init", "object", "joint"]
+    assert [s["name"] for s in metrics["stages"]] == ["body", "object_init", "object", "joint"]
     for key in ("penetration_cm", "contact_dist_cm", "mask_iou"):
         assert np.isfinite(metrics[key])
     log = (out / "loss_log.csv").read_text().splitlines()
-    assert log[0].startswith("stage,iteration,total") and len(log) == 1 + 3 + 3
+    assert log[0].startswith("stage,iteration,total") and len(log) == 1 + 3 + 3 + 3
     assert "chair__synth_0_0: ok" in capsys.readouterr().out
 
 
