@@ -2,10 +2,8 @@
 
 from dataclasses import dataclass, field
 
-VARIABLES = (
-    "object_rotation",
-    "object_translation",
-    "object_scale",
+OBJECT_VARIABLES = ("object_rotation", "object_translation", "object_scale")
+BODY_VARIABLES = (
     "body_orient",
     "body_translation",
     "body_pose",
@@ -13,6 +11,7 @@ VARIABLES = (
     "hands",
     "body_shape",
 )
+VARIABLES = OBJECT_VARIABLES + BODY_VARIABLES
 """What a stage may optimize. `body_pose` is every body joint; `body_pose_contact` only the joints
 of the limbs in contact (a hand in contact moves its arm, a foot its leg, the buttocks the hips);
 `hands` the finger joints of backends that have them."""

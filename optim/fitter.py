@@ -17,7 +17,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from optim import losses as L
-from optim.config import VARIABLES, FitConfig, StageConfig
+from optim.config import BODY_VARIABLES, OBJECT_VARIABLES, VARIABLES, FitConfig, StageConfig
 from optim.inputs import FitInputs
 from optim.object_init import initialize_object
 from optim.state import FitState
@@ -30,17 +30,8 @@ from reconstruction.soft_silhouette import soft_silhouette
 
 log = logging.getLogger(__name__)
 
-OBJECT_VARIABLES = {"object_rotation", "object_translation", "object_scale"}
 BODY_ONLY_LOSSES = {"silhouette_body", "keypoints_2d", "pose_prior", "shape_prior", "depth"}
 """Terms that can be evaluated before the object exists (`depth` then covers the body alone)."""
-BODY_VARIABLES = {
-    "body_orient",
-    "body_translation",
-    "body_pose",
-    "body_pose_contact",
-    "hands",
-    "body_shape",
-}
 CONTACT_LIMBS = {
     "left_hand": ("left_arm", "left_hand"),
     "right_hand": ("right_arm", "right_hand"),
@@ -312,7 +303,7 @@ def run_stage(
     for name, tensor in state.tensors().items():
         setattr(state, name, tensor.detach().clone())
     params = _trainable(state, stage, joint_mask)
-    body_moves = bool(BODY_VARIABLES & set(stage.optimize))
+    body_moves = bool(set(BODY_VARIABLES) & set(stage.optimize))
     frozen_body = None
     if not body_moves:
         with torch.no_grad():
@@ -385,7 +376,7 @@ def run_stage(
 def needs_object(stage: StageConfig) -> bool:
     """Whether a stage moves the object or weighs a term that involves it."""
     active = {name for name, weight in stage.weights.items() if weight != 0}
-    return bool(OBJECT_VARIABLES & set(stage.optimize)) or bool(active - BODY_ONLY_LOSSES)
+    return bool(set(OBJECT_VARIABLES) & set(stage.optimize)) or bool(active - BODY_ONLY_LOSSES)
 
 
 def _initialize(state, inputs, scene, config, seed):
@@ -442,7 +433,7 @@ def fit(inputs: FitInputs, config: FitConfig, seed: int = 0) -> FitResult:
             reports.append(report)
         if stage is None:
             break
-        if state.num_hypotheses > 1 and BODY_VARIABLES & set(stage.optimize):
+        if state.num_hypotheses > 1 and set(BODY_VARIABLES) & set(stage.optimize):
             state = state.select(int(torch.argmin(totals)))
         scene.with_object = totals is not None
         report, stage_totals = run_stage(state, stage, scene, joint_mask, config.progress, rows)

@@ -17,19 +17,7 @@ from reconstruction.body_models import build_body_model
 from reconstruction.sample_io import read_sample, write_detection, write_pairs
 from reconstruction.synthetic import write_synthetic_samples
 from reconstruction.topology import nearest_vertex_map
-
-QUICK = [
-    "--config",
-    "fast",
-    "--set",
-    "fit.stages.0.iterations=3",
-    "--set",
-    "fit.stages.1.iterations=3",
-    "--set",
-    "fit.stages.2.iterations=3",
-    "--set",
-    "fit.progress=false",
-]
+from tests.cli_args import QUICK
 
 
 def make_pico_folder(tmp_path, smplx_dir):

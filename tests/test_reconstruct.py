@@ -13,20 +13,9 @@ from PIL import Image
 
 from reconstruct import main
 from reconstruction.synthetic import write_synthetic_samples
+from tests.cli_args import QUICK
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chair__synth_0_0"
-QUICK = [
-    "--config",
-    "fast",
-    "--set",
-    "fit.stages.0.iterations=3",
-    "--set",
-    "fit.stages.1.iterations=3",
-    "--set",
-    "fit.stages.2.iterations=3",
-    "--set",
-    "fit.progress=false",
-]
 EXPORTS = {
     "scene.glb",
     "body.ply",
