@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="output folder (default: outputs/<sample name>)")
     parser.add_argument("--object-mesh", help="object mesh to use (obj, ply, glb, off)")
+    parser.add_argument(
+        "--object", help="name of the object to look for (default: from NAME__id file names)"
+    )
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the config)")
     parser.add_argument(
         "--set",
@@ -43,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides = list(args.set) + ([f"device={args.device}"] if args.device else [])
         config = load_config(args.config, overrides)
         out = Path(args.out) if args.out else Path("outputs") / Path(args.input).resolve().stem
-        outcomes = reconstruct(args.input, out, config, object_mesh=args.object_mesh)
+        outcomes = reconstruct(
+            args.input, out, config, object_mesh=args.object_mesh, object_name=args.object
+        )
     except (HoifitError, MeshError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -15,8 +15,10 @@ from pathlib import Path
 import yaml
 
 from optim.config import FitConfig
+from perception.config import PerceptionConfig
 from reconstruction.atomic_io import atomic_write_text
 from reconstruction.errors import HoifitError
+from retrieval.config import RetrievalConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -92,6 +94,8 @@ class HoifitConfig:
     camera: CameraConfig = field(default_factory=CameraConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    perception: PerceptionConfig = field(default_factory=PerceptionConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     fit: FitConfig = field(default_factory=FitConfig)
     device: str = "auto"
     seed: int = 0

@@ -1,14 +1,20 @@
 """The pipeline: read a sample, run the stages whose outputs are missing, write the scene.
 
-Stages today: sample reading (everything already in the folder), fitting, export. Perception
-(masks, depth, keypoints, body initialization from a bare photo) and contact estimation are
-added ahead of the fitting by later stages; until then a sample folder must hold their outputs.
+Stages: perception (masks, keypoints, depth, focal length), body initialization, object-mesh
+retrieval, fitting, export. Each stage writes its result into the sample folder and is skipped
+when that result is already there, so a second run of the same input costs only the fitting. A
+bare image `NAME.jpg` gets a sample folder of its own in PICO's layout, `<out>/NAME/NAME.jpg`.
+
+Perception runs when the sample lacks a mask, or lacks both a body initialization and keypoints;
+it then fills every missing output. A complete PICO-db folder (masks and `osx_human.npz`) needs
+no perception model.
 """
 
 import csv
 import dataclasses
 import io
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -16,23 +22,37 @@ import torch
 
 from optim.fit_metrics import fit_metrics
 from optim.fitter import FitResult, fit
+from perception.body_init import initialize_body
+from perception.run import object_name_from, run_perception
 from reconstruction.atomic_io import atomic_write_json, atomic_write_text
-from reconstruction.body_models import build_body_model
+from reconstruction.body_models import BodyModel, build_body_model
 from reconstruction.config import HoifitConfig, save_config
 from reconstruction.errors import HoifitError
 from reconstruction.exports import write_scene
 from reconstruction.fit_inputs import prepare_fit_inputs
 from reconstruction.image_io import (
     IMAGE_SUFFIXES,
-    camera_for_image,
     fit_to_max_size,
     load_image,
 )
 from reconstruction.object_model import MeshError, load_object_mesh, pose_to_json_dict
-from reconstruction.sample_io import Sample, list_samples, read_sample
+from reconstruction.sample_io import (
+    BodyInit,
+    Sample,
+    list_samples,
+    read_sample,
+    write_body_init,
+    write_object_mesh,
+)
 from reconstruction.scene import Scene
+from retrieval.embedding import ClipEmbedder
+from retrieval.retrieve import retrieve_object_mesh
 
 log = logging.getLogger(__name__)
+
+_MODELS: dict = {}
+"""Perception models loaded in this process, by configuration and device, then by stage: a
+folder of samples loads each model once."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -48,38 +68,81 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def load_input(
-    path: str | Path, config: HoifitConfig, object_mesh: str | Path | None = None
-) -> Sample:
-    """Read a sample folder or a bare image into a `Sample`.
+def sample_folder_for(path: str | Path, out_dir: str | Path) -> Path:
+    """The sample folder of an input: the folder itself, or `<out>/<stem>/` for an image.
 
-    Args:
-        path: a sample folder or an image file.
-        config: camera settings for images without camera.json.
-        object_mesh: a mesh replacing the sample's object.obj (read as is, no PICO rotation).
+    The image is checked before anything is written, then copied into the new folder under its
+    own name (which may carry the object's name, `chair__0001.jpg`).
 
     Raises:
-        HoifitError: missing path or unreadable files.
+        HoifitError: the path does not exist or is neither a folder nor a readable image.
     """
     path = Path(path)
     if not path.exists():
         raise HoifitError(f"{path} does not exist: pass an image file or a sample folder")
     if path.is_dir():
-        sample = read_sample(path, config.camera)
-    elif path.suffix.lower() in IMAGE_SUFFIXES:
-        image, exif = load_image(path)
-        camera = camera_for_image(image.shape[1], image.shape[0], exif, config.camera)
-        sample = Sample(name=path.stem, folder=None, image=image, camera=camera)
-    else:
+        return path
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise HoifitError(f"{path} is neither a folder nor an image ({', '.join(IMAGE_SUFFIXES)})")
+    load_image(path)
+    folder = Path(out_dir) / path.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / path.name).exists():
+        shutil.copyfile(path, folder / path.name)
+    return folder
+
+
+def complete_sample(
+    folder: Path,
+    config: HoifitConfig,
+    body_model: BodyModel,
+    device: torch.device,
+    object_name: str | None = None,
+    object_mesh: str | Path | None = None,
+) -> dict:
+    """Run perception, body initialization and retrieval for what the folder lacks.
+
+    Returns:
+        What ran: {"perception": summary or None, "body_init": bool, "retrieval": match or
+        None}.
+    """
+    done = {"perception": None, "body_init": False, "retrieval": None}
+    sample = read_sample(folder, config.camera)
+    if (
+        sample.person_mask is None
+        or sample.object_mask is None
+        or (sample.body_init is None and sample.keypoints_2d is None)
+    ):
+        models = _MODELS.setdefault((repr(config.perception), str(device)), {})
+        done["perception"] = run_perception(
+            folder, sample.image, object_name, config.perception, device, models
+        )
+        sample = read_sample(folder, config.camera)
+    if sample.body_init is None:
+        params = initialize_body(
+            body_model, sample.keypoints_2d, sample.camera, sample.person_mask, sample.depth
+        )
+        write_body_init(folder, BodyInit(body_model.name, body_model.to_npz_dict(params)))
+        done["body_init"] = True
+    if object_mesh is None and sample.object_mesh is None:
+        name = object_name or sample.object_category or object_name_from(folder)
+        embedder = ClipEmbedder(config.perception.clip, device=device)
+        mesh, match = retrieve_object_mesh(
+            sample.image, sample.object_bbox, name, embedder, config.retrieval
+        )
+        write_object_mesh(folder, mesh)
+        done["retrieval"] = {"path": match.path, "category": match.category, "score": match.score}
+        log.info(
+            "object mesh retrieved: %s (%s, score %.3f)", match.path, match.category, match.score
+        )
+    return done
+
+
+def load_sample(folder: Path, config: HoifitConfig, object_mesh=None) -> Sample:
+    """Read a completed sample folder; `object_mesh` replaces its mesh (read as is)."""
+    sample = read_sample(folder, config.camera)
     if object_mesh is not None:
         sample.object_mesh = load_object_mesh(object_mesh)
-    if sample.folder is None and sample.body_init is None:
-        raise HoifitError(
-            f"{path}: a bare photo needs the perception stage, which this version does not have "
-            "yet; pass a sample folder with masks, a body initialization and object.obj "
-            "(see README, 'Sample folders')"
-        )
     return sample
 
 
@@ -104,7 +167,11 @@ def _check_finite(result: FitResult, name: str) -> None:
 
 
 def reconstruct_sample(
-    path: str | Path, out_dir: str | Path, config: HoifitConfig, object_mesh=None
+    path: str | Path,
+    out_dir: str | Path,
+    config: HoifitConfig,
+    object_mesh=None,
+    object_name: str | None = None,
 ) -> dict:
     """Reconstruct one sample and write its exports, config, loss log and metrics.
 
@@ -113,13 +180,15 @@ def reconstruct_sample(
     """
     start = time.perf_counter()
     device = resolve_device(config.device)
-    sample = load_input(path, config, object_mesh)
+    folder = sample_folder_for(path, out_dir)
     body_model = build_body_model(
         config.body.backend,
         model_dir=config.body.model_dir,
         gender=config.body.gender,
         device=device,
     )
+    stages = complete_sample(folder, config, body_model, device, object_name, object_mesh)
+    sample = load_sample(folder, config, object_mesh)
     inputs = prepare_fit_inputs(sample, body_model, config.fit, device, seed=config.seed)
     prepared = time.perf_counter()
     result = fit(inputs, config.fit, seed=config.seed)
@@ -145,6 +214,7 @@ def reconstruct_sample(
     metrics = {
         "sample": sample.name,
         "status": "diverged" if result.diverged else "ok",
+        "stages_run": stages,
         **fit_metrics(inputs, result),
         "final_losses": result.stages[-1].final if result.stages else {},
         "stages": [dataclasses.asdict(report) for report in result.stages],
@@ -173,7 +243,11 @@ def is_sample_collection(path: Path) -> bool:
 
 
 def reconstruct(
-    path: str | Path, out_dir: str | Path, config: HoifitConfig, object_mesh=None
+    path: str | Path,
+    out_dir: str | Path,
+    config: HoifitConfig,
+    object_mesh=None,
+    object_name: str | None = None,
 ) -> list[tuple[str, str]]:
     """Reconstruct a sample, an image, or every sample in a folder of samples.
 
@@ -188,12 +262,14 @@ def reconstruct(
     """
     path = Path(path)
     if not is_sample_collection(path):
-        metrics = reconstruct_sample(path, out_dir, config, object_mesh)
+        metrics = reconstruct_sample(path, out_dir, config, object_mesh, object_name)
         return [(metrics["sample"], metrics["status"])]
     outcomes = []
     for folder in list_samples(path):
         try:
-            metrics = reconstruct_sample(folder, Path(out_dir) / folder.name, config, object_mesh)
+            metrics = reconstruct_sample(
+                folder, Path(out_dir) / folder.name, config, object_mesh, object_name
+            )
             outcomes.append((folder.name, metrics["status"]))
         except (HoifitError, MeshError, FileNotFoundError) as error:
             log.error("sample %s failed: %s", folder.name, error)

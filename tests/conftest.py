@@ -1,3 +1,8 @@
+import os
+
+# No model hub here (nor in CI): fail at once on missing weights instead of retrying the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 import pytest
 
 from tests.reconstruction.smplx_format import write_smpl_model, write_smplx_model

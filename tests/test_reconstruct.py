@@ -97,12 +97,12 @@ def test_folder_of_samples_goes_on_after_a_failure(tmp_path, capsys):
     shutil.copytree(EXAMPLE, root / EXAMPLE.name)
     broken = root / "box__broken"
     shutil.copytree(EXAMPLE, broken)
-    (broken / "body_init.npz").unlink()
+    (broken / "object.obj").write_text("v 0 0 nan\nf 1 1 1\n")
     (broken / f"{EXAMPLE.name}.png").rename(broken / "box__broken.png")
     out = tmp_path / "out"
     assert main([str(root), "--out", str(out), *QUICK, "--set", "export.overlay=false"]) == 1
     printed = capsys.readouterr().out
-    assert "box__broken: error" in printed and "no body initialization" in printed
+    assert "box__broken: error" in printed and "object.obj" in printed
     assert (out / EXAMPLE.name / "metrics.json").is_file()
     assert not (out / "box__broken").exists()
 
@@ -111,11 +111,15 @@ def test_folder_of_samples_goes_on_after_a_failure(tmp_path, capsys):
     "setup, message",
     [
         (lambda f: f / "missing", "does not exist"),
-        (lambda f: ((f / "object.obj").unlink(), f)[1], "no object mesh"),
+        # Without weights in the cache, the stages that would fill the gap say what to fetch.
+        (lambda f: ((f / "object.obj").unlink(), f)[1], "download_weights.py clip"),
         (lambda f: ((f / "object.obj").write_text("v 0 0 nan\nf 1 1 1\n"), f)[1], "object.obj"),
         (lambda f: ((f / f"{f.name}.png").write_bytes(b""), f)[1], "empty"),
-        (lambda f: ((f / "body_init.npz").unlink(), f)[1], "no body initialization"),
-        (lambda f: f / f"{f.name}.png", "bare photo"),
+        (
+            lambda f: ((f / "body_init.npz").unlink(), (f / "keypoints_2d.json").unlink(), f)[2],
+            "download_weights.py",
+        ),
+        (lambda f: f / f"{f.name}.png", "download_weights.py"),
     ],
 )
 def test_bad_input_is_one_clear_line(sample, tmp_path, capsys, setup, message):
@@ -125,7 +129,8 @@ def test_bad_input_is_one_clear_line(sample, tmp_path, capsys, setup, message):
     assert main([str(setup(sample)), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert (out / "keep.txt").read_text() == "earlier result"
+    assert not (out / "metrics.json").exists() and not (out / "scene.glb").exists()
 
 
 def test_smplx_sample_with_anny_backend_says_what_to_set(tmp_path, smplx_dir, capsys):

@@ -1,0 +1,20 @@
+"""Typed configuration of object-mesh retrieval."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class RetrievalConfig:
+    """Where the object mesh comes from when the sample has none.
+
+    Attributes:
+        gallery: a gallery `.npz` built by `scripts/build_gallery.py`; None uses the built-in
+            gallery of procedural meshes (built once, cached under `cache_dir`).
+        cache_dir: cache of the built-in gallery; None is `~/.cache/hoifit/gallery` (or
+            `$HOIFIT_CACHE_DIR/gallery`).
+        text_weight: weight of the category text against the image crop (0 = crop only).
+    """
+
+    gallery: str | None = None
+    cache_dir: str | None = None
+    text_weight: float = 0.5
