@@ -227,6 +227,6 @@ def _default_builder(name: str) -> Builder:
         from perception.keypoints import PoseEstimator
 
         return PoseEstimator.from_pretrained
-    from perception.clip_embed import ClipEmbedder
+    from retrieval.embedding import ClipEmbedder
 
-    return ClipEmbedder.from_pretrained
+    return lambda folder, device: ClipEmbedder(str(folder), device=device or "cpu")

@@ -23,6 +23,7 @@ import torch
 from optim.fit_metrics import fit_metrics
 from optim.fitter import FitResult, fit
 from perception.body_init import initialize_body
+from perception.registry import load_model
 from perception.run import object_name_from, run_perception
 from reconstruction.atomic_io import atomic_write_json, atomic_write_text
 from reconstruction.body_models import BodyModel, build_body_model
@@ -45,7 +46,6 @@ from reconstruction.sample_io import (
     write_object_mesh,
 )
 from reconstruction.scene import Scene
-from retrieval.embedding import ClipEmbedder
 from retrieval.retrieve import retrieve_object_mesh
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,10 @@ def complete_sample(
         done["body_init"] = True
     if object_mesh is None and sample.object_mesh is None:
         name = object_name or sample.object_category or object_name_from(folder)
-        embedder = ClipEmbedder(config.perception.clip, device=device)
+        models = _MODELS.setdefault((repr(config.perception), str(device)), {})
+        if "clip" not in models:
+            models["clip"] = load_model("clip", config.perception.clip, device)
+        embedder = models["clip"]
         mesh, match = retrieve_object_mesh(
             sample.image, sample.object_bbox, name, embedder, config.retrieval
         )
