@@ -31,11 +31,7 @@ from reconstruction.config import HoifitConfig, save_config
 from reconstruction.errors import HoifitError
 from reconstruction.exports import write_scene
 from reconstruction.fit_inputs import prepare_fit_inputs
-from reconstruction.image_io import (
-    IMAGE_SUFFIXES,
-    fit_to_max_size,
-    load_image,
-)
+from reconstruction.image_io import IMAGE_SUFFIXES, fit_to_max_size, load_image
 from reconstruction.object_model import MeshError, load_object_mesh, pose_to_json_dict
 from reconstruction.sample_io import (
     BodyInit,
@@ -107,18 +103,23 @@ def complete_sample(
         None}.
     """
     done = {"perception": None, "body_init": False, "retrieval": None}
+    models = _MODELS.setdefault((repr(config.perception), str(device)), {})
     sample = read_sample(folder, config.camera)
     if (
         sample.person_mask is None
         or sample.object_mask is None
         or (sample.body_init is None and sample.keypoints_2d is None)
     ):
-        models = _MODELS.setdefault((repr(config.perception), str(device)), {})
         done["perception"] = run_perception(
             folder, sample.image, object_name, config.perception, device, models
         )
         sample = read_sample(folder, config.camera)
     if sample.body_init is None:
+        if sample.keypoints_2d is None:
+            raise HoifitError(
+                f"sample {sample.name}: no body initialization and no 2D keypoints to fit one "
+                "to; add keypoints_2d.json or body_init.npz"
+            )
         params = initialize_body(
             body_model, sample.keypoints_2d, sample.camera, sample.person_mask, sample.depth
         )
@@ -126,7 +127,6 @@ def complete_sample(
         done["body_init"] = True
     if object_mesh is None and sample.object_mesh is None:
         name = object_name or sample.object_category or object_name_from(folder)
-        models = _MODELS.setdefault((repr(config.perception), str(device)), {})
         if "clip" not in models:
             models["clip"] = load_model("clip", config.perception.clip, device)
         embedder = models["clip"]
