@@ -1,0 +1,59 @@
+"""Configuration of the learned contact estimator (`contact.model.ContactVLM`)."""
+
+from dataclasses import dataclass
+
+import torch
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+"""Names accepted by `ContactModelConfig.dtype`."""
+
+QUANTIZATIONS = (None, "4bit", "8bit")
+"""Values accepted by `ContactModelConfig.quantization`."""
+
+
+@dataclass
+class ContactModelConfig:
+    """What `ContactVLM.from_pretrained` builds.
+
+    Attributes:
+        vlm: LLaVA checkpoint, a local folder or a hub id; its folder also holds the tokenizer.
+        sam: SAM checkpoint, a local folder or a hub id.
+        lora_r: LoRA rank.
+        lora_alpha: LoRA scaling numerator (the update is scaled by alpha / r).
+        lora_dropout: dropout on the LoRA branch.
+        lora_target_modules: names of the language model's linear layers that get LoRA; the
+            vision tower and the projector are never adapted.
+        train_token_rows: train the input-embedding and output-head rows of the added contact
+            tokens (only those rows; the rest of both matrices stays frozen).
+        dtype: weights' dtype, one of `DTYPES` ("fp32", "bf16", "fp16").
+        quantization: None, "4bit" or "8bit" (bitsandbytes, language model only).
+        num_views: N, the renders per mesh the mask decoder sees.
+        render_size: side in pixels of the renders given to `ContactVLM.forward`.
+        body_token: the token whose hidden state prompts the body masks.
+        object_token: the token whose hidden state prompts the object masks.
+    """
+
+    vlm: str = "llava-hf/llava-1.5-7b-hf"
+    sam: str = "facebook/sam-vit-base"
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    train_token_rows: bool = True
+    dtype: str = "fp32"
+    quantization: str | None = None
+    num_views: int = 4
+    render_size: int = 256
+    body_token: str = "<HCON>"
+    object_token: str = "<OCON>"
+
+    def __post_init__(self):
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype {self.dtype!r} is not one of {sorted(DTYPES)}")
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(f"quantization {self.quantization!r} is not one of {QUANTIZATIONS}")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The torch dtype named by `dtype`."""
+        return DTYPES[self.dtype]
