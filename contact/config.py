@@ -57,3 +57,16 @@ class ContactModelConfig:
     def torch_dtype(self) -> torch.dtype:
         """The torch dtype named by `dtype`."""
         return DTYPES[self.dtype]
+
+
+@dataclass
+class ContactStageConfig:
+    """The contact stage of the pipeline.
+
+    Attributes:
+        checkpoint: a trained model (`trainable.pt` written by `scripts/train_contact.py`,
+            which also records the base VLM and SAM); None leaves contact to what the sample
+            folder holds (annotations or an earlier prediction).
+    """
+
+    checkpoint: str | None = None

@@ -7,6 +7,7 @@ are upsampled to the canonical renders' size, turned into probabilities (sigmoid
 the body's vertices (`lift.lift_to_vertices`).
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from contact.config import ContactModelConfig
 from contact.dataset import ContactPrompt, canonical_body_render, object_name
 from contact.lift import lift_to_vertices
 from contact.model import ContactVLM, ViewInputs
 from contact.render import MultiViewRender
 from reconstruction.body_models import BodyModel
+from reconstruction.errors import HoifitError
 from reconstruction.sample_io import CONTACT_FILE, SampleContact, read_sample, write_contact
 
 
@@ -119,3 +122,25 @@ def write_prediction(folder: str | Path, probs: np.ndarray, body_topology: str) 
             object_contact=object_contact,
         ),
     )
+
+
+def load_contact_model(checkpoint: str | Path, device=None) -> ContactVLM:
+    """A trained contact model from a `save_trainable` file (its config names the base models).
+
+    Raises:
+        HoifitError: the checkpoint does not exist or holds no configuration.
+    """
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise HoifitError(
+            f"contact checkpoint {path} does not exist: train one with scripts/train_contact.py "
+            "(checkpoints/step_*/trainable.pt) or unset contact.checkpoint"
+        )
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if "config" not in payload:
+        raise HoifitError(f"{path} is not a checkpoint written by ContactVLM.save_trainable")
+    fields = json.loads(payload["config"])
+    fields["lora_target_modules"] = tuple(fields["lora_target_modules"])
+    model = ContactVLM.from_pretrained(ContactModelConfig(**fields), device)
+    model.load_trainable(path)
+    return model

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from contact.config import ContactStageConfig
 from optim.config import FitConfig
 from perception.config import PerceptionConfig
 from reconstruction.atomic_io import atomic_write_text
@@ -96,6 +97,7 @@ class HoifitConfig:
     export: ExportConfig = field(default_factory=ExportConfig)
     perception: PerceptionConfig = field(default_factory=PerceptionConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    contact: ContactStageConfig = field(default_factory=ContactStageConfig)
     fit: FitConfig = field(default_factory=FitConfig)
     device: str = "auto"
     seed: int = 0

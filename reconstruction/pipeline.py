@@ -1,9 +1,10 @@
 """The pipeline: read a sample, run the stages whose outputs are missing, write the scene.
 
 Stages: perception (masks, keypoints, depth, focal length), body initialization, object-mesh
-retrieval, fitting, export. Each stage writes its result into the sample folder and is skipped
-when that result is already there, so a second run of the same input costs only the fitting. A
-bare image `NAME.jpg` gets a sample folder of its own in PICO's layout, `<out>/NAME/NAME.jpg`.
+retrieval, contact (with a trained model), fitting, export. Each stage writes its result into the
+sample folder and is skipped when that result is already there, so a second run of the same
+input costs only the fitting. A bare image `NAME.jpg` gets a sample folder of its own in PICO's
+layout, `<out>/NAME/NAME.jpg`.
 
 Perception runs when the sample lacks a mask, or lacks both a body initialization and keypoints;
 it then fills every missing output. A complete PICO-db folder (masks and `osx_human.npz`) needs
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from contact.inference import load_contact_model, predict_contact, write_prediction
 from optim.fit_metrics import fit_metrics
 from optim.fitter import FitResult, fit
 from perception.body_init import initialize_body
@@ -96,14 +98,17 @@ def complete_sample(
     object_name: str | None = None,
     object_mesh: str | Path | None = None,
 ) -> dict:
-    """Run perception, body initialization and retrieval for what the folder lacks.
+    """Run perception, body initialization, retrieval and contact for what the folder lacks.
+
+    Contact is predicted only when `contact.checkpoint` names a trained model and the folder
+    holds no contact (annotations are kept as they are).
 
     Returns:
         What ran: {"perception": summary or None, "body_init": bool, "retrieval": match or
-        None}.
+        None, "contact": bool}.
     """
-    done = {"perception": None, "body_init": False, "retrieval": None}
-    models = _MODELS.setdefault((repr(config.perception), str(device)), {})
+    done = {"perception": None, "body_init": False, "retrieval": None, "contact": False}
+    models = _MODELS.setdefault((repr(config.perception), repr(config.contact), str(device)), {})
     sample = read_sample(folder, config.camera)
     if (
         sample.person_mask is None
@@ -138,6 +143,16 @@ def complete_sample(
         log.info(
             "object mesh retrieved: %s (%s, score %.3f)", match.path, match.category, match.score
         )
+    has_contact = sample.contact is not None and (
+        sample.contact.body_contact is not None or sample.contact.pairs is not None
+    )
+    if config.contact.checkpoint and not has_contact:
+        if "contact" not in models:
+            models["contact"] = load_contact_model(config.contact.checkpoint, device)
+        name = object_name or sample.object_category or object_name_from(folder) or "object"
+        probs = predict_contact(models["contact"], sample.image, name, body_model)
+        write_prediction(folder, probs, body_model.name)
+        done["contact"] = True
     return done
 
 
