@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import zipfile
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from reconstruction.atomic_io import atomic_write_npz
+from reconstruction.cache import cache_folder
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +106,7 @@ def mesh_hash(vertices: np.ndarray, faces: np.ndarray) -> str:
 
 def default_cache_dir() -> Path:
     """`$HOIFIT_CACHE_DIR/geodesic`, or `~/.cache/hoifit/geodesic` when the variable is unset."""
-    root = os.environ.get("HOIFIT_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "hoifit") / "geodesic"
+    return cache_folder("geodesic")
 
 
 def cached_geodesic_matrix(

@@ -1,6 +1,5 @@
 """Run the perception stages whose outputs a sample folder lacks, and write their files."""
 
-import json
 import logging
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from reconstruction.sample_io import (
     DEPTH_FILE,
     DETECTION_STEMS,
     KEYPOINTS_FILES,
-    mask_bbox,
+    read_detection,
     write_camera,
     write_depth,
     write_detection,
@@ -74,11 +73,11 @@ def run_perception(
         log.info(message)
         summary["messages"].append(message)
 
-    object_file = _detection_file(folder, "object")
-    human_file = _detection_file(folder, "human")
+    object_mask, object_box = read_detection(folder, "object", (height, width))
+    person_mask, person_box = read_detection(folder, "human", (height, width))
     masks_to_make = {}
 
-    if object_file is None:
+    if object_mask is None and object_box is None:
         name = object_name or object_name_from(folder)
         if not name:
             raise HoifitError(
@@ -97,11 +96,10 @@ def run_perception(
         masks_to_make["object"] = object_box
     else:
         summary["object_name"] = object_name or object_name_from(folder)
-        object_box = _read_box(object_file)
-        summary["skipped"].append(object_file.name)
+        summary["skipped"].append(_detection_file_name(folder, "object"))
     summary["object_box"] = None if object_box is None else np.asarray(object_box).tolist()
 
-    if human_file is None:
+    if person_mask is None and person_box is None:
         boxes, scores = model("person_detector").detect(image, config.person_threshold)
         if len(boxes) == 0:
             raise HoifitError(
@@ -118,9 +116,8 @@ def run_perception(
         summary["person_count"], summary["person_index"] = len(boxes), int(index)
         masks_to_make["human"] = person_box
     else:
-        person_box = _read_box(human_file)
         summary["person_count"], summary["person_index"] = None, None
-        summary["skipped"].append(human_file.name)
+        summary["skipped"].append(_detection_file_name(folder, "human"))
     summary["person_box"] = None if person_box is None else np.asarray(person_box).tolist()
 
     if masks_to_make:
@@ -186,29 +183,7 @@ def nearest_box(boxes: np.ndarray, target: np.ndarray) -> int:
     return int(np.lexsort((distance, -overlap))[0])
 
 
-def _detection_file(folder: Path, kind: str) -> Path | None:
-    for suffix in (".npz", ".json"):
-        path = folder / f"{DETECTION_STEMS[kind]}{suffix}"
-        if path.is_file():
-            return path
-    return None
-
-
-def _read_box(path: Path) -> np.ndarray | None:
-    """The (first) box of an existing detection file, else its mask's box, else None."""
-    if path.suffix == ".npz":
-        with np.load(path) as data:
-            bbox = data["bbox"] if "bbox" in data else None
-            mask = data["mask"] if "mask" in data else None
-    else:
-        data = json.loads(path.read_text())
-        data = data[0] if isinstance(data, list) and data else data
-        bbox = data.get("bbox") if isinstance(data, dict) else None
-        mask = None
-    if bbox is not None:
-        return np.asarray(bbox, np.float64).reshape(-1, 4)[0]
-    if mask is not None:
-        mask = np.asarray(mask, bool)
-        mask = mask[0] if mask.ndim == 3 else mask
-        return mask_bbox(mask) if mask.any() else None
-    return None
+def _detection_file_name(folder: Path, kind: str) -> str:
+    """Name of the detection file that `read_detection` read (npz before json)."""
+    npz = f"{DETECTION_STEMS[kind]}.npz"
+    return npz if (folder / npz).is_file() else f"{DETECTION_STEMS[kind]}.json"

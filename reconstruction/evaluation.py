@@ -154,12 +154,6 @@ def pair_distance_cm(body_points: np.ndarray, object_points: np.ndarray) -> floa
     return float(np.linalg.norm(body_points - object_points, axis=1).mean() * 100)
 
 
-def mask_iou(rendered: np.ndarray, mask: np.ndarray) -> float | None:
-    """IoU of two (H, W) bool masks; None when both are empty."""
-    union = (rendered | mask).sum()
-    return float((rendered & mask).sum() / union) if union else None
-
-
 METRIC_KEYS = (
     "rot_err_deg",
     "trans_err_cm",

@@ -292,8 +292,8 @@ def read_sample(folder: str | Path, camera_config: CameraConfig | None = None) -
     object_mesh = None
     if (folder / OBJECT_FILE).is_file():
         object_mesh = _read_object_mesh(folder / OBJECT_FILE)
-    person_mask, person_bbox = _read_detection(folder, "human", (height, width))
-    object_mask, object_bbox = _read_detection(folder, "object", (height, width))
+    person_mask, person_bbox = read_detection(folder, "human", (height, width))
+    object_mask, object_bbox = read_detection(folder, "object", (height, width))
     depth_path = folder / DEPTH_FILE
     return Sample(
         name=folder.name,
@@ -467,10 +467,14 @@ def _read_keypoints(folder: Path) -> np.ndarray | None:
     return None
 
 
-def _read_detection(
+def read_detection(
     folder: Path, kind: str, image_size: tuple[int, int]
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(mask (H, W) bool or None, bbox (4,) XYXY or None) of the person or the object."""
+    """(mask (H, W) bool or None, bbox (4,) XYXY or None) of the person or the object.
+
+    Both are None when the folder has no detection file of that `kind` ("human" or "object").
+    """
+    folder = Path(folder)
     stem = DETECTION_STEMS[kind]
     npz, js = folder / f"{stem}.npz", folder / f"{stem}.json"
     if npz.is_file():

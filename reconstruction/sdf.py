@@ -10,7 +10,6 @@ padding, in `$HOIFIT_CACHE_DIR/sdf` (default `~/.cache/hoifit/sdf`).
 """
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from torch import Tensor
 
 from reconstruction.atomic_io import atomic_write_npz
+from reconstruction.cache import cache_folder
 from reconstruction.object_model import (
     MeshError,
     ObjectMesh,
@@ -68,8 +68,7 @@ class SDFGrid:
 
 def default_cache_dir() -> Path:
     """`$HOIFIT_CACHE_DIR/sdf`, or `~/.cache/hoifit/sdf` when the variable is unset."""
-    root = os.environ.get("HOIFIT_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "hoifit") / "sdf"
+    return cache_folder("sdf")
 
 
 def compute_sdf_grid(

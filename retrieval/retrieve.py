@@ -1,19 +1,13 @@
 """Choosing the object mesh of a sample: its crop and category against a gallery."""
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from reconstruction.cache import cache_folder
 from reconstruction.object_model import ObjectMesh, load_object_mesh
 from retrieval.config import RetrievalConfig
 from retrieval.gallery import Gallery, Match, build_builtin_gallery, query
-
-
-def default_cache_dir() -> Path:
-    """`$HOIFIT_CACHE_DIR/gallery`, else `~/.cache/hoifit/gallery`."""
-    root = os.environ.get("HOIFIT_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "hoifit") / "gallery"
 
 
 def retrieve_object_mesh(
@@ -38,7 +32,7 @@ def retrieve_object_mesh(
     if config.gallery:
         gallery = Gallery.load(config.gallery)
     else:
-        cache = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+        cache = Path(config.cache_dir) if config.cache_dir else cache_folder("gallery")
         gallery = build_builtin_gallery(embedder, cache)
     crop = None
     if box is not None:
