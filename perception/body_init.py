@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from optim import losses as L
 from reconstruction.body_models import BodyModel, BodyParams
 from reconstruction.camera import Camera, project_points
 from reconstruction.errors import HoifitError
 from reconstruction.rasterizer import rasterize
+from reconstruction.resample import resample_depth, resample_map, scale_keypoints, working_camera
 from reconstruction.rotations import (
     axis_angle_to_matrix,
     matrix_to_axis_angle,
@@ -119,24 +119,12 @@ def initialize_body(
             "cannot initialize the body: fewer than four body keypoints were detected; use a "
             "photo where more of the person is visible or supply body_init.npz"
         )
-    scale = min(1.0, config.resolution / max(camera.width, camera.height))
-    small = camera.scaled(scale) if scale < 1 else camera
+    small, scale = working_camera(camera, config.resolution)
     size = (small.height, small.width)
     K = small.K(device=device, dtype=dtype)
-    target = torch.as_tensor(keypoints, dtype=dtype, device=device).clone()
-    target[:, :2] = (target[:, :2] + 0.5) * scale - 0.5
-
-    def resample(image):
-        tensor = torch.as_tensor(np.asarray(image, np.float32), device=device)[None, None]
-        return F.interpolate(tensor, size=size, mode="area")[0, 0].to(dtype)
-
-    mask = None if person_mask is None else resample(person_mask)
-    depth_map = None
-    if depth is not None:
-        known = (depth > 0).astype(np.float32)
-        weight = resample(known)
-        depth_map = resample(depth * known) / weight.clamp_min(1e-6)
-        depth_map = torch.where(weight > 0.5, depth_map, torch.zeros_like(depth_map))
+    target = scale_keypoints(keypoints, scale, device, dtype)
+    mask = None if person_mask is None else resample_map(person_mask, size, device, dtype)
+    depth_map = None if depth is None else resample_depth(depth, size, device, dtype)
 
     # Start: rest pose, facing the camera (turned pi about x into the y-down camera frame) and
     # turned about the vertical by each hypothesis, at the estimated distance.

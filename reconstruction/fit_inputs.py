@@ -2,27 +2,16 @@
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import trimesh
 
 from optim.config import FitConfig
 from optim.inputs import FitInputs
 from reconstruction.body_models import BodyModel
 from reconstruction.errors import HoifitError
+from reconstruction.resample import resample_depth, resample_map, scale_keypoints, working_camera
 from reconstruction.sample_io import Sample
 from reconstruction.sdf import compute_sdf_grid
 from reconstruction.topology import nearest_vertex_map, transfer_indices, transfer_values
-
-
-def _resample(image: np.ndarray, size: tuple[int, int], device) -> torch.Tensor:
-    """Area-average an (H, W) map to `size`."""
-    tensor = torch.as_tensor(np.asarray(image, dtype=np.float32), device=device)[None, None]
-    return F.interpolate(tensor, size=size, mode="area")[0, 0]
-
-
-def fit_scale(sample: Sample, resolution: int) -> float:
-    """Factor from the sample's image to the fitting resolution (never above 1)."""
-    return min(1.0, resolution / max(sample.camera.width, sample.camera.height))
 
 
 def prepare_fit_inputs(
@@ -55,23 +44,16 @@ def prepare_fit_inputs(
     with torch.no_grad():
         init_vertices = body_model(body_init).vertices[0].cpu().numpy()
 
-    scale = fit_scale(sample, config.resolution)
-    camera = sample.camera.scaled(scale) if scale < 1 else sample.camera
+    camera, scale = working_camera(sample.camera, config.resolution)
     size = (camera.height, camera.width)
 
     def mask(m):
-        return None if m is None else _resample(m, size, device)
+        return None if m is None else resample_map(m, size, device)
 
-    depth = None
-    if sample.depth is not None:
-        known = (sample.depth > 0).astype(np.float32)
-        weight = _resample(known, size, device)
-        depth = _resample(sample.depth * known, size, device) / weight.clamp_min(1e-6)
-        depth = torch.where(weight > 0.5, depth, torch.zeros_like(depth))
+    depth = None if sample.depth is None else resample_depth(sample.depth, size, device)
     keypoints = None
     if sample.keypoints_2d is not None:
-        keypoints = torch.as_tensor(sample.keypoints_2d, dtype=dtype, device=device).clone()
-        keypoints[:, :2] = (keypoints[:, :2] + 0.5) * scale - 0.5
+        keypoints = scale_keypoints(sample.keypoints_2d, scale, device)
 
     mesh = sample.object_mesh
     surface = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
