@@ -97,14 +97,15 @@ def complete_sample(
     device: torch.device,
     object_name: str | None = None,
     object_mesh: str | Path | None = None,
-) -> dict:
+) -> tuple[Sample, dict]:
     """Run perception, body initialization, retrieval and contact for what the folder lacks.
 
     Contact is predicted only when `contact.checkpoint` names a trained model and the folder
     holds no contact (annotations are kept as they are).
 
     Returns:
-        What ran: {"perception": summary or None, "body_init": bool, "retrieval": match or
+        The completed sample, its mesh replaced by `object_mesh` (read as is) when given, and
+        what ran: {"perception": summary or None, "body_init": bool, "retrieval": match or
         None, "contact": bool}.
     """
     done = {"perception": None, "body_init": False, "retrieval": None, "contact": False}
@@ -153,15 +154,11 @@ def complete_sample(
         probs = predict_contact(models["contact"], sample.image, name, body_model)
         write_prediction(folder, probs, body_model.name)
         done["contact"] = True
-    return done
-
-
-def load_sample(folder: Path, config: HoifitConfig, object_mesh=None) -> Sample:
-    """Read a completed sample folder; `object_mesh` replaces its mesh (read as is)."""
-    sample = read_sample(folder, config.camera)
+    if done["body_init"] or done["retrieval"] or done["contact"]:
+        sample = read_sample(folder, config.camera)
     if object_mesh is not None:
         sample.object_mesh = load_object_mesh(object_mesh)
-    return sample
+    return sample, done
 
 
 def _loss_log_csv(rows: list[dict]) -> str:
@@ -205,8 +202,7 @@ def reconstruct_sample(
         gender=config.body.gender,
         device=device,
     )
-    stages = complete_sample(folder, config, body_model, device, object_name, object_mesh)
-    sample = load_sample(folder, config, object_mesh)
+    sample, stages = complete_sample(folder, config, body_model, device, object_name, object_mesh)
     inputs = prepare_fit_inputs(sample, body_model, config.fit, device, seed=config.seed)
     prepared = time.perf_counter()
     result = fit(inputs, config.fit, seed=config.seed)
