@@ -14,15 +14,8 @@ from tests.cli_args import QUICK
 from tests.contact.tiny_vlm import save_tiny_llava, save_tiny_sam
 
 
-def test_checkpoint_predicts_contact_for_a_sample_without_any(tmp_path, smplx_dir):
-    save_tiny_llava(tmp_path / "llava")
-    save_tiny_sam(tmp_path / "sam")
-    config = ContactModelConfig(
-        vlm=str(tmp_path / "llava"), sam=str(tmp_path / "sam"), lora_dropout=0.0, render_size=48
-    )
-    torch.manual_seed(0)
-    ContactVLM.from_pretrained(config).save_trainable(tmp_path / "trainable.pt")
-
+def sample_without_contact(tmp_path, smplx_dir):
+    """A small synthetic SMPL sample whose contact files are removed."""
     folder = write_synthetic_samples(
         tmp_path / "samples",
         1,
@@ -33,6 +26,19 @@ def test_checkpoint_predicts_contact_for_a_sample_without_any(tmp_path, smplx_di
     )[0]
     (folder / "contact.npz").unlink()
     (folder / "corresponding_contacts.json").unlink()
+    return folder
+
+
+def test_checkpoint_predicts_contact_for_a_sample_without_any(tmp_path, smplx_dir):
+    save_tiny_llava(tmp_path / "llava")
+    save_tiny_sam(tmp_path / "sam")
+    config = ContactModelConfig(
+        vlm=str(tmp_path / "llava"), sam=str(tmp_path / "sam"), lora_dropout=0.0, render_size=48
+    )
+    torch.manual_seed(0)
+    ContactVLM.from_pretrained(config).save_trainable(tmp_path / "trainable.pt")
+
+    folder = sample_without_contact(tmp_path, smplx_dir)
     out = tmp_path / "out"
     args = [
         str(folder),
@@ -56,16 +62,7 @@ def test_checkpoint_predicts_contact_for_a_sample_without_any(tmp_path, smplx_di
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path, smplx_dir, capsys):
-    folder = write_synthetic_samples(
-        tmp_path / "samples",
-        1,
-        seed=2,
-        image_size=(64, 64),
-        body_backend="smpl",
-        model_dir=smplx_dir,
-    )[0]
-    (folder / "contact.npz").unlink()
-    (folder / "corresponding_contacts.json").unlink()
+    folder = sample_without_contact(tmp_path, smplx_dir)
     args = [
         str(folder),
         "--out",
