@@ -15,6 +15,7 @@ from torch import Tensor
 
 from optim.config import ObjectInitConfig
 from optim.inputs import FitInputs
+from optim.losses import mask_centroid, occlusion_valid_mask
 from optim.size_priors import typical_size
 from reconstruction.object_model import ObjectPose
 from reconstruction.rasterizer import rasterize
@@ -83,19 +84,6 @@ def kabsch(source: Tensor, target: Tensor, weights: Tensor) -> Tensor:
     return u @ torch.diag_embed(fix) @ vh
 
 
-def _mask_centroid(mask: Tensor) -> Tensor | None:
-    """(2,) (u, v) area-weighted centroid of a (H, W) soft mask, or None when empty."""
-    total = mask.sum()
-    if total <= 0:
-        return None
-    v, u = torch.meshgrid(
-        torch.arange(mask.shape[0], dtype=mask.dtype, device=mask.device),
-        torch.arange(mask.shape[1], dtype=mask.dtype, device=mask.device),
-        indexing="ij",
-    )
-    return torch.stack(((u * mask).sum() / total, (v * mask).sum() / total))
-
-
 def _contact_sets(inputs: FitInputs, body_vertices: Tensor, threshold: float):
     """Body and object contact points and weights for the alignment, or None.
 
@@ -152,7 +140,10 @@ def initialize_object(
     # Depth and centre: the mask centroid at the depth map's median inside the mask, else at the
     # depth of the contact vertices, else of the body.
     mask = inputs.object_mask
-    centroid = None if mask is None else _mask_centroid(mask)
+    centroid = None
+    if mask is not None:
+        centroid, defined = mask_centroid(mask)
+        centroid = centroid if defined else None
     depth = None
     if mask is not None and inputs.depth is not None:
         inside = (mask > 0.5) & (inputs.depth > 0)
@@ -208,7 +199,7 @@ def initialize_object(
         valid = torch.ones_like(target)
         if inputs.person_mask is not None:
             # The person may hide part of the object: those pixels do not count against it.
-            valid = target | (inputs.person_mask <= 0.5)
+            valid = occlusion_valid_mask(target, inputs.person_mask > 0.5)
         inter = (silhouettes * target).flatten(1).sum(1)
         union = ((silhouettes + target - silhouettes * target) * valid).flatten(1).sum(1)
         score = score + inter / union.clamp_min(1)

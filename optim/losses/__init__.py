@@ -53,7 +53,12 @@ from optim.losses.penetration import (
 )
 from optim.losses.priors import pose_prior, rotation_angle, scale_prior, shape_prior
 from optim.losses.robust import geman_mcclure, safe_norm, weighted_mean
-from optim.losses.silhouette import mask_centroid_loss, occlusion_valid_mask, silhouette_iou_loss
+from optim.losses.silhouette import (
+    mask_centroid,
+    mask_centroid_loss,
+    occlusion_valid_mask,
+    silhouette_iou_loss,
+)
 
 LOSS_NAMES = (
     "contact_paired",
@@ -83,6 +88,7 @@ __all__ = [
     "depth_loss",
     "geman_mcclure",
     "keypoint_loss",
+    "mask_centroid",
     "mask_centroid_loss",
     "nearest_neighbors",
     "object_in_body_depth",

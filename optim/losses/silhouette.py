@@ -51,7 +51,7 @@ def occlusion_valid_mask(own_mask: Tensor, other_mask: Tensor) -> Tensor:
     return ~(other_mask.bool() & ~own_mask.bool())
 
 
-def _centroid(weights: Tensor) -> tuple[Tensor, Tensor]:
+def mask_centroid(weights: Tensor) -> tuple[Tensor, Tensor]:
     """(..., 2) weighted mean pixel (x, y) of (..., H, W) weights, and whether it is defined."""
     height, width = weights.shape[-2:]
     ys = torch.arange(height, device=weights.device, dtype=weights.dtype)
@@ -79,7 +79,7 @@ def mask_centroid_loss(soft: Tensor, mask: Tensor) -> Tensor:
         1-pixel offset in a 300 x 400 image is 1 / 500^2). 0 when either is empty.
     """
     height, width = soft.shape[-2:]
-    rendered, rendered_defined = _centroid(soft)
-    target, target_defined = _centroid(mask.to(soft))
+    rendered, rendered_defined = mask_centroid(soft)
+    target, target_defined = mask_centroid(mask.to(soft))
     squared = ((rendered - target) ** 2).sum(-1) / (height**2 + width**2)
     return torch.where(rendered_defined & target_defined, squared, 0)
