@@ -7,11 +7,11 @@ import torch
 
 from contact.config import ContactModelConfig
 from contact.model import ContactVLM
+from contact.random_models import save_random_llava, save_random_sam
 from reconstruct import main
 from reconstruction.sample_io import read_sample
 from reconstruction.synthetic import write_synthetic_samples
 from tests.cli_args import QUICK
-from tests.contact.tiny_vlm import save_tiny_llava, save_tiny_sam
 
 
 def sample_without_contact(tmp_path, smplx_dir):
@@ -30,8 +30,8 @@ def sample_without_contact(tmp_path, smplx_dir):
 
 
 def test_checkpoint_predicts_contact_for_a_sample_without_any(tmp_path, smplx_dir):
-    save_tiny_llava(tmp_path / "llava")
-    save_tiny_sam(tmp_path / "sam")
+    save_random_llava(tmp_path / "llava")
+    save_random_sam(tmp_path / "sam")
     config = ContactModelConfig(
         vlm=str(tmp_path / "llava"), sam=str(tmp_path / "sam"), lora_dropout=0.0, render_size=48
     )

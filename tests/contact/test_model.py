@@ -17,27 +17,21 @@ from contact.losses import (
     weighted_total,
 )
 from contact.model import ContactVLM, ViewInputs
+from contact.random_models import SIZES, save_random_llava, save_random_sam
 from contact.views import BODY_VIEWS, OBJECT_VIEWS, view_extrinsics
-from tests.contact.tiny_vlm import (
-    IMAGE_TOKENS,
-    LLAVA_IMAGE_SIZE,
-    SAM_DIM,
-    SAM_IMAGE_SIZE,
-    save_tiny_llava,
-    save_tiny_sam,
-)
 
 torch.set_num_threads(2)
 
 B, N, RENDER = 2, 4, 48
-MASK = SAM_IMAGE_SIZE // 8 * 4  # the decoder upsamples the 8x8 embedding grid 4x
+TINY = SIZES["tiny"]
+MASK = TINY.mask_size  # the decoder upsamples the 8x8 embedding grid 4x
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
-    save_tiny_llava(folder / "llava")
-    save_tiny_sam(folder / "sam")
+    save_random_llava(folder / "llava")
+    save_random_sam(folder / "sam")
     return ContactModelConfig(
         vlm=str(folder / "llava"), sam=str(folder / "sam"), lora_dropout=0.0, render_size=RENDER
     )
@@ -51,7 +45,7 @@ def build(config, seed=0):
 def make_batch(model, seed=0, with_object=True):
     """Image, prompt + answer tokens, labels on the answer only, and renders of N views."""
     generator = torch.Generator().manual_seed(seed)
-    prompt = "<s> " + "<image> " * IMAGE_TOKENS + "where does the person touch chair ?"
+    prompt = "<s> " + "<image> " * TINY.image_tokens + "where does the person touch chair ?"
     answer = " contact is at <HCON> object contact is at <OCON> </s>"
     tokenizer = model.tokenizer
     prompt_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
@@ -67,7 +61,7 @@ def make_batch(model, seed=0, with_object=True):
         return ViewInputs(extrinsics, images=images, intrinsics=intrinsics, image_size=RENDER)
 
     return {
-        "pixel_values": torch.rand(B, 3, LLAVA_IMAGE_SIZE, LLAVA_IMAGE_SIZE, generator=generator),
+        "pixel_values": torch.rand(B, 3, TINY.llava_image, TINY.llava_image, generator=generator),
         "input_ids": input_ids,
         "attention_mask": torch.ones_like(input_ids),
         "labels": labels,
@@ -135,8 +129,8 @@ def test_forward_shapes_and_precomputed_embeddings(config):
         )
     assert out.body_masks.shape == (B, N, MASK, MASK)
     assert out.object_masks.shape == (B, N, MASK, MASK)
-    assert out.body_prompts.shape == out.object_prompts.shape == (B, N, SAM_DIM)
-    assert embeddings.shape == (B, N, SAM_DIM, 8, 8)
+    assert out.body_prompts.shape == out.object_prompts.shape == (B, N, TINY.sam_dim)
+    assert embeddings.shape == (B, N, TINY.sam_dim, 8, 8)
     assert torch.isfinite(out.lm_loss)
     assert body_only.object_masks is None and body_only.object_prompts is None
     torch.testing.assert_close(body_only.body_masks, out.body_masks)

@@ -8,25 +8,26 @@ from contact.config import ContactModelConfig
 from contact.dataset import ContactDataset, ContactPrompt, collate_contact
 from contact.inference import predict_contact, write_prediction
 from contact.model import ContactVLM
+from contact.random_models import SIZES, save_random_llava, save_random_sam
 from contact.train import TrainConfig, latest_checkpoint, train
 from contact.views import BODY_VIEWS
 from reconstruction.body_models import build_body_model
 from reconstruction.sample_io import read_sample
 from reconstruction.synthetic import write_synthetic_samples
 from scripts.train_contact import main as train_main
-from tests.contact.tiny_vlm import IMAGE_TOKENS, LLAVA_IMAGE_SIZE, save_tiny_llava, save_tiny_sam
 
 torch.set_num_threads(2)
 
 RENDER = 48  # the tiny decoder's masks are 32 px: training upsamples them to the renders
 N = len(BODY_VIEWS)
+TINY = SIZES["tiny"]
 
 
 @pytest.fixture(scope="module")
 def model_config(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
-    save_tiny_llava(folder / "llava")
-    save_tiny_sam(folder / "sam")
+    save_random_llava(folder / "llava")
+    save_random_sam(folder / "sam")
     return ContactModelConfig(
         vlm=str(folder / "llava"), sam=str(folder / "sam"), lora_dropout=0.0, render_size=RENDER
     )
@@ -57,14 +58,14 @@ def test_dataset_items_and_collate(model_config, body_model, samples):
     V = body_model.num_vertices
     assert item["object_name"] == "chair"
     assert item["image"].shape == (64, 64, 3) and item["image"].dtype == torch.uint8
-    assert item["pixel_values"].shape == (3, LLAVA_IMAGE_SIZE, LLAVA_IMAGE_SIZE)
+    assert item["pixel_values"].shape == (3, TINY.llava_image, TINY.llava_image)
     assert item["body_contact"].shape == (V,) and item["body_contact"].sum() > 0
     assert item["body_masks"].shape == (N, RENDER, RENDER)
     assert set(item["body_masks"].unique().tolist()) == {0.0, 1.0}
     assert item["object_contact"] is not None and item["object_contact"].ndim == 1
     ids, labels = item["input_ids"], item["labels"]
     image_id = model.tokenizer.convert_tokens_to_ids("<image>")
-    assert (ids == image_id).sum() == IMAGE_TOKENS
+    assert (ids == image_id).sum() == TINY.image_tokens
     hcon = (ids == model.body_token_id).nonzero()[:, 0]
     assert len(hcon) == 1 and labels[hcon] == model.body_token_id
     assert (labels[: (ids == image_id).nonzero().max() + 1] == -100).all()
@@ -72,7 +73,7 @@ def test_dataset_items_and_collate(model_config, body_model, samples):
 
     batch = collate_contact([dataset[0], dataset[1]], model.tokenizer.pad_token_id)
     L = batch["input_ids"].shape[1]
-    assert batch["pixel_values"].shape == (2, 3, LLAVA_IMAGE_SIZE, LLAVA_IMAGE_SIZE)
+    assert batch["pixel_values"].shape == (2, 3, TINY.llava_image, TINY.llava_image)
     assert batch["labels"].shape == batch["attention_mask"].shape == (2, L)
     assert batch["body_contact"].shape == (2, V)
     assert batch["body_masks"].shape == (2, N, RENDER, RENDER)
