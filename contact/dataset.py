@@ -8,15 +8,21 @@ A sample folder is a hoifit synthetic scene or a DAMON/PICO-style folder (see
 must be on the topology of the body model the dataset renders (no conversion between
 topologies happens here).
 
+Object contact per vertex comes from the ground truth, else from `contact.npz`'s
+`object_contact`, and is used only when the folder also has its object mesh with as many vertices.
+
 Targets. The canonical body (`BodyModel.canonical_params`) is rendered once per body model from
 `BODY_VIEWS` at `render_size`; each sample's contact indicator is projected into those views
 (`lift.project_vertices_to_masks`) and thresholded at 0.5, giving (N, R, R) masks at the render
-size. The training loop upsamples the decoder's masks to the render size to compare them, which
-is also the resolution `lift.lift_to_vertices` needs.
+size. A sample with object contact also gets its object mesh rendered from `OBJECT_VIEWS` (cached
+per mesh) and its object contact projected the same way. The training loop upsamples the
+decoder's masks to the render size to compare them, which is also the resolution
+`lift.lift_to_vertices` needs.
 
 Prompt. `ContactPrompt` writes a LLaVA-1.5-style question with the image placeholder expanded to
 the number of image features the VLM inserts, followed by the fixed answer
-`ANSWER_TEMPLATE` that holds `<HCON>` (and `<OCON>` when object contact is asked for). Labels
+`ANSWER_TEMPLATE` that holds `<HCON>` (`ANSWER_OBJECT_TEMPLATE`, which adds `<OCON>`, for samples
+with object contact). Labels
 are the answer's tokens; the question is ignored (-100). The image is resized (not cropped) to
 the vision tower's square input and normalized with CLIP's statistics, as LLaVA's image
 processor does up to its crop.
@@ -34,10 +40,11 @@ from torch.utils.data import Dataset
 from transformers import PreTrainedTokenizerBase
 
 from contact.lift import project_vertices_to_masks
-from contact.render import MultiViewRender, render_views_cached
-from contact.views import BODY_VIEWS
+from contact.render import MultiViewRender, render_key, render_views_cached
+from contact.views import BODY_VIEWS, OBJECT_VIEWS
 from reconstruction.body_models import BodyModel
 from reconstruction.errors import HoifitError
+from reconstruction.object_model import ObjectMesh
 from reconstruction.sample_io import (
     GroundTruth,
     SampleContact,
@@ -191,10 +198,49 @@ def _body_contact(
     return np.asarray(contact, dtype=np.float32)
 
 
-def _object_contact(known: SampleContact | None, truth: GroundTruth | None) -> np.ndarray | None:
-    if truth is not None:
-        return np.asarray(truth.object_contact, dtype=np.float32)
-    return None if known is None else known.object_contact
+def _object_contact(
+    folder: Path, known: SampleContact | None, truth: GroundTruth | None, mesh: ObjectMesh | None
+) -> np.ndarray | None:
+    """(Vo,) float32 object contact of a sample folder, or None without it or without the mesh."""
+    contact = truth.object_contact if truth is not None else None
+    if contact is None and known is not None:
+        contact = known.object_contact
+    if contact is None or mesh is None:
+        return None
+    if len(contact) != len(mesh.vertices):
+        raise HoifitError(
+            f"{folder}: object contact has {len(contact)} vertices but the object mesh has "
+            f"{len(mesh.vertices)}; the contact must be on the folder's object mesh"
+        )
+    return np.asarray(contact, dtype=np.float32)
+
+
+@dataclass
+class ObjectRender:
+    """The object views of one sample's mesh (see `object_render`).
+
+    Attributes:
+        render: the renders from `OBJECT_VIEWS`.
+        faces: (F, 3) long, the rendered faces.
+        num_vertices: Vo.
+        key: `render.render_key` of the renders, which identifies the mesh's views.
+    """
+
+    render: MultiViewRender
+    faces: Tensor
+    num_vertices: int
+    key: str
+
+
+def object_render(
+    mesh: ObjectMesh, render_size: int, cache_dir: str | Path | None = None
+) -> ObjectRender:
+    """Renders of an object mesh, as it is in its file's frame (y up), from `OBJECT_VIEWS`."""
+    vertices = torch.from_numpy(mesh.vertices)
+    faces = torch.from_numpy(mesh.faces).long()
+    render = render_views_cached(vertices, faces, OBJECT_VIEWS, render_size, cache_dir=cache_dir)
+    key = render_key(vertices, faces, OBJECT_VIEWS, render_size)
+    return ObjectRender(render, faces, len(vertices), key)
 
 
 class ContactDataset(Dataset):
@@ -206,6 +252,7 @@ class ContactDataset(Dataset):
         prompt: builds the VLM's inputs (`ContactPrompt.from_model`).
         render_size: side of the canonical renders and of the target masks, pixels.
         cache_dir: optional on-disk cache of the renders.
+        with_object: train object contact where a sample has it (and its mesh).
 
     Attributes:
         folders: the sample folders, sorted within each given root.
@@ -224,11 +271,15 @@ class ContactDataset(Dataset):
         prompt: ContactPrompt,
         render_size: int = 256,
         cache_dir: str | Path | None = None,
+        with_object: bool = True,
     ):
         self.folders = expand_folders(folders)
         if not self.folders:
             raise HoifitError(f"no sample folders in {[str(f) for f in folders]}")
         self.prompt = prompt
+        self.render_size = render_size
+        self.cache_dir = cache_dir
+        self.with_object = with_object
         self.num_vertices = body_model.num_vertices
         self.body_render, self.faces = canonical_body_render(body_model, render_size, cache_dir)
         self.body_render = self.body_render.to("cpu")
@@ -248,19 +299,30 @@ class ContactDataset(Dataset):
             input_ids: (L,) long; labels: (L,) long, -100 outside the answer.
             body_contact: (V,) float in [0, 1].
             body_masks: (N, R, R) float in {0, 1}, the contact in the canonical renders.
-            object_contact: (Vo,) float, or None when unknown.
+            object_contact: (Vo,) float, or None when unknown (or not trained).
+            object_render: `ObjectRender` of the object mesh, or None without object contact.
+            object_masks: (N, R, R) float in {0, 1}, the object contact in its renders, or None.
         """
         folder = self.folders[index]
         sample, truth = read_sample(folder), read_ground_truth(folder)
         name = object_name(folder)
-        input_ids, labels = self.prompt.encode(name)
         body_contact = torch.from_numpy(
             _body_contact(folder, sample.contact, truth, self.num_vertices)
         )
         projected = project_vertices_to_masks(
             body_contact.to(self.body_render.bary.dtype), self.body_render, self.faces
         )  # (N, R, R)
-        object_contact = _object_contact(sample.contact, truth)
+        object_contact = rendered = object_masks = None
+        if self.with_object:
+            object_contact = _object_contact(folder, sample.contact, truth, sample.object_mesh)
+        if object_contact is not None:
+            object_contact = torch.from_numpy(object_contact)
+            rendered = object_render(sample.object_mesh, self.render_size, self.cache_dir)
+            object_masks = project_vertices_to_masks(
+                object_contact.to(rendered.render.bary.dtype), rendered.render, rendered.faces
+            )
+            object_masks = (object_masks > MASK_THRESHOLD).float()
+        input_ids, labels = self.prompt.encode(name, with_object=object_contact is not None)
         return {
             "image": torch.from_numpy(np.array(sample.image)),
             "object_name": name,
@@ -270,8 +332,21 @@ class ContactDataset(Dataset):
             "labels": labels,
             "body_contact": body_contact,
             "body_masks": (projected > MASK_THRESHOLD).float(),
-            "object_contact": None if object_contact is None else torch.from_numpy(object_contact),
+            "object_contact": object_contact,
+            "object_render": rendered,
+            "object_masks": object_masks,
         }
+
+
+PER_SAMPLE_KEYS = (
+    "image",
+    "object_name",
+    "folder",
+    "object_contact",
+    "object_render",
+    "object_masks",
+)
+"""Item keys that `collate_contact` keeps as lists: their sizes differ, or they may be None."""
 
 
 def collate_contact(items: list[dict], pad_token_id: int = 0) -> dict:
@@ -280,7 +355,7 @@ def collate_contact(items: list[dict], pad_token_id: int = 0) -> dict:
     Returns:
         pixel_values (B, 3, S, S), input_ids (B, L) padded with `pad_token_id`, attention_mask
         (B, L), labels (B, L) padded with -100, body_contact (B, V), body_masks (B, N, R, R),
-        and lists of image, object_name, folder and object_contact (sizes differ per sample).
+        and lists of the `PER_SAMPLE_KEYS`.
     """
     length = max(len(item["input_ids"]) for item in items)
     input_ids = torch.full((len(items), length), pad_token_id, dtype=torch.long)
@@ -298,6 +373,5 @@ def collate_contact(items: list[dict], pad_token_id: int = 0) -> dict:
         "labels": labels,
         "body_contact": torch.stack([item["body_contact"] for item in items]),
         "body_masks": torch.stack([item["body_masks"] for item in items]),
-        **{key: [item[key] for item in items] for key in ("image", "object_name", "folder")},
-        "object_contact": [item["object_contact"] for item in items],
+        **{key: [item[key] for item in items] for key in PER_SAMPLE_KEYS},
     }

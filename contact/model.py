@@ -66,9 +66,10 @@ class ContactOutput:
         lm_loss: () token cross-entropy of the language model, None without labels.
         lm_logits: (B, L, vocab) next-token scores.
         body_masks: (B, N, h, w) body-contact mask logits, one per view.
-        object_masks: (B, N, h, w) object-contact mask logits, None without object views.
+        object_masks: (B_o, N, h, w) object-contact mask logits of the rows with object views,
+            None without them.
         body_prompts: (B, N, D) the view-aware prompt embeddings of `<HCON>`.
-        object_prompts: (B, N, D) those of `<OCON>`, or None.
+        object_prompts: (B_o, N, D) those of `<OCON>`, or None.
     """
 
     lm_loss: Tensor | None
@@ -316,17 +317,20 @@ class ContactVLM(nn.Module):
         attention_mask: Tensor | None = None,
         labels: Tensor | None = None,
         object_views: ViewInputs | None = None,
+        object_rows: Tensor | None = None,
     ) -> ContactOutput:
         """Run the VLM on image + text, then decode the contact masks of every view.
 
         Args:
             pixel_values: (B, 3, S, S) the image, as LLaVA's image processor prepares it.
             input_ids: (B, L) with LLaVA's image tokens expanded, `<HCON>` in every row and
-                `<OCON>` in every row when `object_views` is given.
+                `<OCON>` in every row of `object_rows`.
             body_views: renders of the body (N views per sample).
             attention_mask: (B, L) 1 on real tokens.
             labels: (B, L) target ids for the token cross-entropy, -100 where ignored.
             object_views: renders of the object, or None for body contact only.
+            object_rows: (B_o,) long, the rows of the batch that `object_views` (batch B_o)
+                belong to; None means every row (B_o = B).
 
         Returns:
             The LM loss and logits, per-view mask logits and the view-aware prompts.
@@ -345,6 +349,8 @@ class ContactVLM(nn.Module):
         body_masks = self._masks(body_prompts, body_views)
         object_prompts = object_masks = None
         if object_views is not None:
+            if object_rows is not None:
+                hidden, input_ids = hidden[object_rows], input_ids[object_rows]
             object_prompts = self._view_prompts(
                 hidden, self.token_positions(input_ids, self.object_token_id), object_views
             )

@@ -142,8 +142,8 @@ def render_key(
     faces: Tensor,
     views: Sequence[ViewSpec],
     image_size: int,
-    fov_deg: float,
-    distance: float,
+    fov_deg: float = DEFAULT_FOV_DEG,
+    distance: float = VIEW_DISTANCE,
 ) -> str:
     """Hex digest identifying a render: hashes the mesh, the views and the camera settings."""
     digest = hashlib.sha256()

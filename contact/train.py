@@ -1,14 +1,17 @@
-"""Training of the contact estimator with accelerate: InteractVLM's total loss on body contact.
+"""Training of the contact estimator with accelerate: InteractVLM's total loss.
 
 Per micro-batch: the token cross-entropy of the answer, the 2D focal and Dice losses of the
-per-view masks against the projected contact (decoder masks upsampled to the render size), and
-the 3D focal and sparsity (L1) losses of the masks lifted to the body's vertices, summed with
+per-view masks (body views, and object views of the samples with object contact) against the
+projected contact (decoder masks upsampled to the render size), the 3D focal and sparsity (L1)
+losses of the masks lifted to the body's vertices and, for the samples with object contact, the
+3D Dice and MSE losses of the masks lifted to the object's vertices; summed with
 `TrainConfig.weights` (`contact.losses.DEFAULT_WEIGHTS` by default).
 
 Output folder:
 - `train_config.json`: the resolved configuration.
 - `log.jsonl`: one line per optimizer step: `step`, `lr`, `total` and every loss term
-  (averaged over the accumulated micro-batches).
+  (averaged over the accumulated micro-batches that have it: the object terms only over those
+  with object contact).
 - `checkpoints/step_<NNNNNNNN>/`: `trainable.pt` (`ContactVLM.save_trainable`),
   `optimizer.pt` and `state.json` (`{"step": ...}`), every `save_every` steps and at the end.
 
@@ -16,6 +19,7 @@ The data order is a function of the seed and the step alone, so a run resumed fr
 sees the batches the uninterrupted run would have seen.
 """
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable
@@ -27,9 +31,15 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from contact.config import ContactModelConfig
-from contact.dataset import ContactDataset, ContactPrompt, collate_contact
-from contact.inference import body_view_inputs, lift_batch, upsample_masks
-from contact.losses import DEFAULT_WEIGHTS, body_vertex_losses, mask_losses, weighted_total
+from contact.dataset import ContactDataset, ContactPrompt, ObjectRender, collate_contact
+from contact.inference import lift_batch, upsample_masks, view_inputs
+from contact.losses import (
+    DEFAULT_WEIGHTS,
+    body_vertex_losses,
+    mask_losses,
+    object_vertex_losses,
+    weighted_total,
+)
 from contact.model import ContactVLM
 from reconstruction.body_models import BodyModel, build_body_model
 
@@ -59,6 +69,7 @@ class TrainConfig:
         weights: weight of each loss term, by the names of `contact.losses`.
         body_backend: body model whose canonical renders the model sees.
         body_model_dir: its model folder (see `build_body_model`).
+        object_contact: also train object contact on the samples that have it (and a mesh).
         resume: continue from the latest checkpoint in `output_dir`, if any.
         cpu: run on the CPU even when a GPU is present.
     """
@@ -78,6 +89,7 @@ class TrainConfig:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     body_backend: str = "anny"
     body_model_dir: str | None = None
+    object_contact: bool = True
     resume: bool = False
     cpu: bool = False
 
@@ -130,7 +142,11 @@ def batch_indices(num_items: int, batch_size: int, micro_step: int, seed: int) -
 
 
 def loss_terms(
-    model: ContactVLM, batch: dict, dataset: ContactDataset, embeddings: torch.Tensor
+    model: ContactVLM,
+    batch: dict,
+    dataset: ContactDataset,
+    body_embeddings: torch.Tensor,
+    object_embeddings: list[torch.Tensor],
 ) -> dict[str, torch.Tensor]:
     """The loss terms of one micro-batch.
 
@@ -138,29 +154,76 @@ def loss_terms(
         model: the contact model (possibly wrapped by accelerate).
         batch: `collate_contact`'s output on the model's device.
         dataset: gives the canonical renders, faces and V.
-        embeddings: (1, N, C, h, w) SAM embeddings of the canonical renders.
+        body_embeddings: (1, N, C, h, w) SAM embeddings of the canonical body renders.
+        object_embeddings: (N, C, h, w) SAM embeddings of the object renders of each row that
+            has object contact, in row order.
 
     Returns:
-        token_ce, mask_focal, mask_dice, body_focal, body_sparsity, each ().
+        token_ce, mask_focal and mask_dice (over the body views and the object views),
+        body_focal, body_sparsity, and object_dice and object_mse when a row has object contact;
+        each ().
     """
     size = dataset.body_render.face_ids.shape[-1]
     batch_size = batch["input_ids"].shape[0]
+    rows = [row for row, render in enumerate(batch["object_render"]) if render is not None]
+    renders = [batch["object_render"][row] for row in rows]
+    object_views = None
+    if rows:
+        object_views = view_inputs([r.render for r in renders], torch.stack(object_embeddings))
     out = model(
         pixel_values=batch["pixel_values"],
         input_ids=batch["input_ids"],
         attention_mask=batch["attention_mask"],
         labels=batch["labels"],
-        body_views=body_view_inputs(
-            dataset.body_render, embeddings.expand(batch_size, -1, -1, -1, -1)
+        body_views=view_inputs(
+            [dataset.body_render] * batch_size, body_embeddings.expand(batch_size, -1, -1, -1, -1)
         ),
+        object_views=object_views,
+        object_rows=torch.tensor(rows, device=batch["input_ids"].device) if rows else None,
     )
     logits = upsample_masks(out.body_masks, size)  # (B, N, R, R)
     faces = dataset.faces.to(logits.device)
     probs = lift_batch(logits.sigmoid(), dataset.body_render, faces, dataset.num_vertices)
+    terms = {"token_ce": out.lm_loss.float(), **body_vertex_losses(probs, batch["body_contact"])}
+    if not rows:
+        return {**terms, **mask_losses(logits, batch["body_masks"])}
+    object_logits = upsample_masks(out.object_masks, size)  # (B_o, N, R, R)
+    object_targets = torch.stack([batch["object_masks"][row] for row in rows])
+    all_logits = torch.cat([logits.flatten(0, 1), object_logits.flatten(0, 1)])[None]
+    all_targets = torch.cat([batch["body_masks"].flatten(0, 1), object_targets.flatten(0, 1)])
+    terms.update(mask_losses(all_logits, all_targets[None]))
+    per_row = [
+        object_vertex_losses(
+            lift_batch(
+                object_logits[i : i + 1].sigmoid(),
+                rendered.render,
+                rendered.faces.to(logits.device),
+                rendered.num_vertices,
+            ),
+            batch["object_contact"][row][None],
+        )
+        for i, (row, rendered) in enumerate(zip(rows, renders, strict=True))
+    ]
+    for name in per_row[0]:
+        terms[name] = torch.stack([losses[name] for losses in per_row]).mean()
+    return terms
+
+
+def _to_device(batch: dict, device: torch.device) -> dict:
+    """Tensors, and tensors in lists, moved to `device` (object renders included)."""
+
+    def move(value):
+        if torch.is_tensor(value):
+            return value.to(device)
+        if isinstance(value, ObjectRender):
+            return dataclasses.replace(
+                value, render=value.render.to(device), faces=value.faces.to(device)
+            )
+        return value
+
     return {
-        "token_ce": out.lm_loss.float(),
-        **mask_losses(logits, batch["body_masks"]),
-        **body_vertex_losses(probs, batch["body_contact"]),
+        key: [move(v) for v in value] if isinstance(value, list) else move(value)
+        for key, value in batch.items()
     }
 
 
@@ -200,7 +263,11 @@ def train(
         body_model = build_body_model(config.body_backend, model_dir=config.body_model_dir)
     model.to(accelerator.device)
     dataset = ContactDataset(
-        config.data, body_model, ContactPrompt.from_model(model), model.config.render_size
+        config.data,
+        body_model,
+        ContactPrompt.from_model(model),
+        model.config.render_size,
+        with_object=config.object_contact,
     )
     params = [param for param in model.parameters() if param.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -217,24 +284,33 @@ def train(
             log(f"resumed from {checkpoint} at step {step}")
     wrapped, optimizer = accelerator.prepare(model, optimizer)
     model.train()
-    embeddings = model.embed_views(dataset.body_render.images[None].float().to(accelerator.device))
+    body_embeddings = model.embed_views(
+        dataset.body_render.images[None].float().to(accelerator.device)
+    )
+    object_embeddings: dict[str, torch.Tensor] = {}  # by ObjectRender.key: SAM is frozen
+
+    def embed_objects(renders: list[ObjectRender | None]) -> list[torch.Tensor]:
+        for rendered in renders:
+            if rendered is not None and rendered.key not in object_embeddings:
+                images = rendered.render.images[None].float()
+                object_embeddings[rendered.key] = model.embed_views(images)[0]
+        return [object_embeddings[r.key] for r in renders if r is not None]
+
     pad_token_id = model.tokenizer.pad_token_id or 0
 
     history = []
     with (output_dir / LOG_FILE).open("a") as log_file:
         while step < config.steps:
-            sums: dict[str, float] = {}
+            sums: dict[str, list[float]] = {}
             for micro in range(config.accumulation):
                 micro_step = step * config.accumulation + micro
                 indices = batch_indices(len(dataset), config.batch_size, micro_step, config.seed)
                 batch = collate_contact([dataset[i] for i in indices], pad_token_id)
-                batch = {
-                    k: v.to(accelerator.device) if torch.is_tensor(v) else v
-                    for k, v in batch.items()
-                }
+                batch = _to_device(batch, accelerator.device)
+                objects = embed_objects(batch["object_render"])
                 with accelerator.accumulate(wrapped):
                     with accelerator.autocast():
-                        terms = loss_terms(wrapped, batch, dataset, embeddings)
+                        terms = loss_terms(wrapped, batch, dataset, body_embeddings, objects)
                         total = weighted_total(terms, config.weights)
                     accelerator.backward(total)
                     if accelerator.sync_gradients and config.max_grad_norm is not None:
@@ -242,10 +318,11 @@ def train(
                     optimizer.step()
                     optimizer.zero_grad()
                 for name, value in {**terms, "total": total}.items():
-                    sums[name] = sums.get(name, 0.0) + value.item() / config.accumulation
+                    sums.setdefault(name, []).append(value.item())
             step += 1
-            entry = {"step": step, "lr": config.lr, **sums}
-            if not all(math.isfinite(v) for v in sums.values()):
+            entry = {"step": step, "lr": config.lr}
+            entry.update({name: sum(values) / len(values) for name, values in sums.items()})
+            if not all(math.isfinite(v) for v in entry.values()):
                 raise FloatingPointError(f"non-finite loss at step {step}: {entry}")
             history.append(entry)
             log_file.write(json.dumps(entry) + "\n")

@@ -101,7 +101,8 @@ def complete_sample(
     """Run perception, body initialization, retrieval and contact for what the folder lacks.
 
     Contact is predicted only when `contact.checkpoint` names a trained model and the folder
-    holds no contact (annotations are kept as they are).
+    holds no body contact (annotations are kept as they are); object contact is predicted on
+    the object mesh with it.
 
     Returns:
         The completed sample, its mesh replaced by `object_mesh` (read as is) when given, and
@@ -147,17 +148,19 @@ def complete_sample(
     has_contact = sample.contact is not None and (
         sample.contact.body_contact is not None or sample.contact.pairs is not None
     )
+    if done["body_init"] or done["retrieval"]:
+        sample = read_sample(folder, config.camera)
+    if object_mesh is not None:
+        sample.object_mesh = load_object_mesh(object_mesh)
     if config.contact.checkpoint and not has_contact:
         if "contact" not in models:
             models["contact"] = load_contact_model(config.contact.checkpoint, device)
         name = object_name or sample.object_category or object_name_from(folder) or "object"
-        probs = predict_contact(models["contact"], sample.image, name, body_model)
-        write_prediction(folder, probs, body_model.name)
+        prediction = predict_contact(
+            models["contact"], sample.image, name, body_model, sample.object_mesh
+        )
+        sample.contact = write_prediction(folder, prediction, body_model.name)
         done["contact"] = True
-    if done["body_init"] or done["retrieval"] or done["contact"]:
-        sample = read_sample(folder, config.camera)
-    if object_mesh is not None:
-        sample.object_mesh = load_object_mesh(object_mesh)
     return sample, done
 
 

@@ -3,7 +3,7 @@
     python scripts/train_contact.py --data DIR [DIR ...] --out DIR [--steps N] [--lr LR]
         [--batch-size B] [--accumulation K] [--mixed-precision no|bf16|fp16] [--save-every S]
         [--seed S] [--resume] [--vlm ID_OR_PATH] [--sam ID_OR_PATH] [--render-size R]
-        [--body-backend anny|smplx|smpl] [--body-model-dir DIR] [--cpu]
+        [--body-backend anny|smplx|smpl] [--body-model-dir DIR] [--no-object-contact] [--cpu]
 
 See `contact.train` for what is written into --out.
 """
@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument("--render-size", type=int, default=defaults.render_size)
     parser.add_argument("--body-backend", choices=BACKENDS, default="anny")
     parser.add_argument("--body-model-dir", default=None)
+    parser.add_argument("--no-object-contact", action="store_true", help="train body contact only")
     parser.add_argument("--cpu", action="store_true", help="stay on the CPU")
     args = parser.parse_args(argv)
     config = TrainConfig(
@@ -51,6 +52,7 @@ def main(argv=None) -> int:
         seed=args.seed,
         body_backend=args.body_backend,
         body_model_dir=args.body_model_dir,
+        object_contact=not args.no_object_contact,
         resume=args.resume,
         cpu=args.cpu,
     )

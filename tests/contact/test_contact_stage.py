@@ -59,6 +59,10 @@ def test_checkpoint_predicts_contact_for_a_sample_without_any(tmp_path, smplx_di
     contact = read_sample(folder).contact
     assert contact.body_topology == "smpl" and contact.body_contact.shape == (6890,)
     assert np.all((contact.body_contact >= 0) & (contact.body_contact <= 1))
+    # The folder's object mesh is known, so its contact is predicted too.
+    mesh = read_sample(folder).object_mesh
+    assert contact.object_contact.shape == (len(mesh.vertices),)
+    assert np.all((contact.object_contact >= 0) & (contact.object_contact <= 1))
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path, smplx_dir, capsys):

@@ -138,6 +138,23 @@ def test_forward_shapes_and_precomputed_embeddings(config):
     torch.testing.assert_close(out.lm_loss, token_cross_entropy(out.lm_logits, batch["labels"]))
 
 
+def test_object_views_of_some_rows_match_those_rows_alone(config):
+    model = build(config).eval()
+    batch = make_batch(model)
+    row_one = dataclasses.replace(
+        batch["object_views"],
+        extrinsics=batch["object_views"].extrinsics[1:],
+        images=batch["object_views"].images[1:],
+        intrinsics=batch["object_views"].intrinsics[1:],
+    )
+    with torch.no_grad():
+        full = model(**batch)
+        subset = model(**{**batch, "object_views": row_one, "object_rows": torch.tensor([1])})
+    assert subset.object_masks.shape == (1, N, MASK, MASK)
+    torch.testing.assert_close(subset.object_masks, full.object_masks[1:])
+    torch.testing.assert_close(subset.body_masks, full.body_masks)
+
+
 def test_gradients_reach_trainable_parts_only(config):
     model = build(config).train()
     perturb_lora(model)  # lora_B = 0 at initialization would block the gradient of lora_A

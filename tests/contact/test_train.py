@@ -9,7 +9,7 @@ from contact.dataset import ContactDataset, ContactPrompt, collate_contact
 from contact.inference import predict_contact, write_prediction
 from contact.model import ContactVLM
 from contact.random_models import SIZES, save_random_llava, save_random_sam
-from contact.train import TrainConfig, latest_checkpoint, train
+from contact.train import TrainConfig, latest_checkpoint, loss_terms, train
 from contact.views import BODY_VIEWS
 from reconstruction.body_models import build_body_model
 from reconstruction.sample_io import read_sample
@@ -62,14 +62,25 @@ def test_dataset_items_and_collate(model_config, body_model, samples):
     assert item["body_contact"].shape == (V,) and item["body_contact"].sum() > 0
     assert item["body_masks"].shape == (N, RENDER, RENDER)
     assert set(item["body_masks"].unique().tolist()) == {0.0, 1.0}
-    assert item["object_contact"] is not None and item["object_contact"].ndim == 1
+    mesh = read_sample(dataset.folders[0]).object_mesh
+    assert item["object_contact"].shape == (len(mesh.vertices),)
+    assert item["object_contact"].sum() > 0
+    rendered = item["object_render"]
+    assert rendered.num_vertices == len(mesh.vertices) and rendered.render.num_views == N
+    assert item["object_masks"].shape == (N, RENDER, RENDER) and item["object_masks"].sum() > 0
     ids, labels = item["input_ids"], item["labels"]
     image_id = model.tokenizer.convert_tokens_to_ids("<image>")
     assert (ids == image_id).sum() == TINY.image_tokens
-    hcon = (ids == model.body_token_id).nonzero()[:, 0]
-    assert len(hcon) == 1 and labels[hcon] == model.body_token_id
+    for token_id in (model.body_token_id, model.object_token_id):
+        position = (ids == token_id).nonzero()[:, 0]
+        assert len(position) == 1 and labels[position] == token_id
     assert (labels[: (ids == image_id).nonzero().max() + 1] == -100).all()
-    assert not (ids == model.object_token_id).any()
+
+    body_only = ContactDataset(
+        [samples], body_model, ContactPrompt.from_model(model), RENDER, with_object=False
+    )[0]
+    assert body_only["object_render"] is None and body_only["object_masks"] is None
+    assert not (body_only["input_ids"] == model.object_token_id).any()
 
     batch = collate_contact([dataset[0], dataset[1]], model.tokenizer.pad_token_id)
     L = batch["input_ids"].shape[1]
@@ -78,6 +89,36 @@ def test_dataset_items_and_collate(model_config, body_model, samples):
     assert batch["body_contact"].shape == (2, V)
     assert batch["body_masks"].shape == (2, N, RENDER, RENDER)
     assert batch["object_name"] == ["chair", "stool"]
+
+
+def test_a_batch_mixing_rows_with_and_without_object_contact(model_config, body_model, samples):
+    model = build(model_config).eval()
+    prompt = ContactPrompt.from_model(model)
+    dataset = ContactDataset([samples], body_model, prompt, RENDER)
+    with_object = dataset[0]
+    body_only = {**dataset[1], "object_contact": None, "object_render": None, "object_masks": None}
+    body_only["input_ids"], body_only["labels"] = prompt.encode("stool")
+    body_embeddings = model.embed_views(dataset.body_render.images[None])
+    object_embeddings = [model.embed_views(with_object["object_render"].render.images[None])[0]]
+    pad = model.tokenizer.pad_token_id
+
+    with torch.no_grad():
+        mixed = loss_terms(
+            model,
+            collate_contact([body_only, with_object], pad),
+            dataset,
+            body_embeddings,
+            object_embeddings,
+        )
+        alone = loss_terms(
+            model, collate_contact([with_object], pad), dataset, body_embeddings, object_embeddings
+        )
+        none = loss_terms(model, collate_contact([body_only], pad), dataset, body_embeddings, [])
+    assert all(torch.isfinite(value) for value in mixed.values())
+    for name in ("object_dice", "object_mse"):
+        torch.testing.assert_close(mixed[name], alone[name], rtol=1e-4, atol=1e-5)
+        assert name not in none
+    assert set(none) == {"token_ce", "mask_focal", "mask_dice", "body_focal", "body_sparsity"}
 
 
 def test_training_lowers_the_loss_checkpoints_and_resumes(
@@ -98,8 +139,9 @@ def test_training_lowers_the_loss_checkpoints_and_resumes(
     for entry in history:
         assert all(np.isfinite(value) for value in entry.values())
         assert {"token_ce", "mask_focal", "mask_dice", "body_focal", "body_sparsity"} <= set(entry)
+        assert {"object_dice", "object_mse"} <= set(entry)
     # Each step sees both samples (accumulation 2), so the steps' totals are comparable.
-    for name in ("total", "token_ce", "mask_focal", "body_focal"):
+    for name in ("total", "token_ce", "mask_focal", "body_focal", "object_mse"):
         assert history[-1][name] < history[0][name], (name, history)
     assert latest_checkpoint(tmp_path / "run").name == "step_00000006"
     assert (tmp_path / "run" / "checkpoints" / "step_00000003" / "optimizer.pt").is_file()
@@ -128,13 +170,25 @@ def test_training_lowers_the_loss_checkpoints_and_resumes(
 def test_predict_and_write_round_trip(model_config, body_model, samples):
     model = build(model_config)
     folder = sorted(samples.iterdir())[0]
-    probs = predict_contact(model, read_sample(folder).image, "chair", body_model)
-    assert probs.shape == (body_model.num_vertices,) and probs.dtype == np.float32
-    assert (probs >= 0).all() and (probs <= 1).all() and probs.max() > 0
-    write_prediction(folder, probs, "smpl")
+    sample = read_sample(folder)
+    prediction = predict_contact(model, sample.image, "chair", body_model, sample.object_mesh)
+    for probs, count in (
+        (prediction.body, body_model.num_vertices),
+        (prediction.object, len(sample.object_mesh.vertices)),
+    ):
+        assert probs.shape == (count,) and probs.dtype == np.float32
+        assert (probs >= 0).all() and (probs <= 1).all() and probs.max() > 0
+    assert write_prediction(folder, prediction, "smpl").body_topology == "smpl"
     contact = read_sample(folder).contact
     assert contact.body_topology == "smpl"
-    np.testing.assert_allclose(contact.body_contact, probs)
+    np.testing.assert_allclose(contact.body_contact, prediction.body)
+    np.testing.assert_allclose(contact.object_contact, prediction.object)
+
+    # Body contact only: the object contact already in the folder stays.
+    body_only = predict_contact(model, sample.image, "chair", body_model)
+    assert body_only.object is None
+    write_prediction(folder, body_only, "smpl")
+    np.testing.assert_allclose(read_sample(folder).contact.object_contact, prediction.object)
 
 
 def test_cli_reports_missing_weights_in_one_line(samples, tmp_path, capsys):
