@@ -104,18 +104,24 @@ def dice_loss(probs: Tensor, targets: Tensor, smooth: float = 1.0) -> Tensor:
 def mask_losses(logits: Tensor, targets: Tensor) -> dict[str, Tensor]:
     """2D losses of the per-view masks.
 
+    The Dice of a sample is taken over all its views together. Contact is often out of sight
+    in some views, and a per-view Dice would reward an empty prediction there with its whole
+    weight: on sparse contact, that pull drives every mask to empty before the decoder learns
+    where contact is (seen on randomly initialized models, whose masks collapsed to 1e-7).
+
     Args:
-        logits: (B, N, h, w) mask logits, one per view.
+        logits: (B, N, h, w) mask logits, N views of each of B samples (meshes).
         targets: (B, N, h, w) in [0, 1] at the same resolution.
 
     Returns:
-        {"mask_focal": focal BCE over all pixels, "mask_dice": Dice averaged over the B*N views}.
+        {"mask_focal": focal BCE over all pixels, "mask_dice": Dice per sample over its N views,
+        averaged over the B samples}.
     """
     if logits.shape != targets.shape:
         raise ValueError(f"mask logits {tuple(logits.shape)} vs targets {tuple(targets.shape)}")
     return {
         "mask_focal": sigmoid_focal_loss(logits, targets),
-        "mask_dice": dice_loss(logits.sigmoid().flatten(0, 1), targets.flatten(0, 1)),
+        "mask_dice": dice_loss(logits.sigmoid(), targets),
     }
 
 

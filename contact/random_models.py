@@ -149,6 +149,9 @@ def save_random_sam(folder: Path, size: str = "tiny", seed: int = 0) -> None:
             global_attn_indexes=(1,),
             num_pos_feats=spec.sam_dim // 2,
             mlp_dim=2 * spec.sam_dim,
+            # SamVisionConfig's default (1e-10) leaves a random encoder's output at ~1e-21:
+            # renders would carry no information to the decoder.
+            initializer_range=0.02,
         ),
         prompt_encoder_config=SamPromptEncoderConfig(
             hidden_size=spec.sam_dim,

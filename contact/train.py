@@ -189,9 +189,11 @@ def loss_terms(
         return {**terms, **mask_losses(logits, batch["body_masks"])}
     object_logits = upsample_masks(out.object_masks, size)  # (B_o, N, R, R)
     object_targets = torch.stack([batch["object_masks"][row] for row in rows])
-    all_logits = torch.cat([logits.flatten(0, 1), object_logits.flatten(0, 1)])[None]
-    all_targets = torch.cat([batch["body_masks"].flatten(0, 1), object_targets.flatten(0, 1)])
-    terms.update(mask_losses(all_logits, all_targets[None]))
+    terms.update(
+        mask_losses(
+            torch.cat([logits, object_logits]), torch.cat([batch["body_masks"], object_targets])
+        )
+    )
     per_row = [
         object_vertex_losses(
             lift_batch(

@@ -182,6 +182,7 @@ def write_sample_folder(folder, body_contact, object_contact):
 
 
 def test_evaluate_contact_cli(tmp_path, monkeypatch):
+    import contact.evaluate as evaluation
     import scripts.evaluate_contact as cli
 
     def body(*vertices):
@@ -198,7 +199,9 @@ def test_evaluate_contact_cli(tmp_path, monkeypatch):
     write_sample_folder(predictions / "b", body(), np.array([0.5, 0, 0], dtype=np.float32))
     # A stand-in matrix: the real one comes from the licensed SMPL model.
     monkeypatch.setattr(
-        cli, "body_geodesic_matrix", lambda backend, dtype: np.full((6890, 6890), 0.01, "f2")
+        evaluation,
+        "body_geodesic_matrix",
+        lambda backend, dtype, model_dir: np.full((6890, 6890), 0.01, "f2"),
     )
     out = tmp_path / "result.json"
     assert cli.main([str(samples), str(predictions), "--json", str(out)]) == 0

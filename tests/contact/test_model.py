@@ -342,3 +342,12 @@ def test_losses_are_finite_on_empty_targets():
     loss = probability_focal_loss(hard, torch.tensor([[1.0, 0.0]]))
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(hard.grad).all()
+
+
+def test_mask_dice_is_per_sample_over_its_views():
+    # One sample, two views of 1x2 pixels: contact in view 0 only, predicted there and over
+    # all of view 1. Over the views together: 1 - (2*1 + 1) / (3 + 1 + 1) = 0.4 (per view it
+    # would be the mean of 0 and 1 - 1/3).
+    targets = torch.tensor([[[[1.0, 0.0]], [[0.0, 0.0]]]])
+    logits = torch.tensor([[[[30.0, -30.0]], [[30.0, 30.0]]]])
+    assert mask_losses(logits, targets)["mask_dice"].item() == pytest.approx(0.4)
