@@ -197,7 +197,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--size", choices=("tiny", "small"), default="small")
     parser.add_argument("--image-size", type=int, default=128, help="synthetic image side, px")
-    parser.add_argument("--render-size", type=int, default=96, help="contact render side, px")
+    parser.add_argument("--render-size", type=int, default=256, help="contact render side, px")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--body-backend", choices=BACKENDS, default="anny")
     parser.add_argument("--body-model-dir", default=None)
