@@ -42,15 +42,15 @@ from contact.train import TrainConfig, latest_checkpoint, train
 from reconstruction.atomic_io import atomic_write_json
 from reconstruction.body_models import BACKENDS, build_body_model
 from reconstruction.errors import HoifitError
-from reconstruction.sample_io import SampleContact, read_ground_truth, read_sample, write_contact
+from reconstruction.sample_io import GroundTruth, SampleContact, read_ground_truth, write_contact
 from reconstruction.synthetic import INTERACTIONS, write_synthetic_samples
 
 BASELINES = ("zero", "average", "category_average")
 
 
-def _mesh_key(folder: Path) -> tuple[str, int]:
-    """Identifies a sample's object mesh: its category and vertex count."""
-    return object_name(folder), len(read_sample(folder).object_mesh.vertices)
+def _mesh_key(folder: Path, truth: GroundTruth) -> tuple[str, int]:
+    """Identifies a sample's object mesh: its category and vertex count (that of its contact)."""
+    return object_name(folder), len(truth.object_contact)
 
 
 def baseline_predictions(
@@ -69,11 +69,11 @@ def baseline_predictions(
         truth = read_ground_truth(folder)
         body_maps.append(truth.body_contact)
         body_by_category[object_name(folder)].append(truth.body_contact)
-        object_by_mesh[_mesh_key(folder)].append(truth.object_contact)
+        object_by_mesh[_mesh_key(folder, truth)].append(truth.object_contact)
     average = np.mean(body_maps, axis=0)
     out: dict[str, dict] = {name: {} for name in BASELINES}
     for folder in test_folders:
-        objects = object_by_mesh.get(_mesh_key(folder))
+        objects = object_by_mesh.get(_mesh_key(folder, read_ground_truth(folder)))
         object_average = None if not objects else np.mean(objects, axis=0)
         category = body_by_category.get(object_name(folder))
         out["zero"][folder.name] = (
