@@ -5,9 +5,12 @@ setup(
     version="0.1.0",
     description="3D human-object interaction from a single image: contact-guided joint fitting.",
     python_requires=">=3.10",
+    license="Apache-2.0",
     packages=find_packages(
-        include=["contact*", "reconstruction*", "retrieval*", "perception*", "optim*"]
+        include=["hoifit*", "contact*", "reconstruction*", "retrieval*", "perception*", "optim*"]
     ),
+    package_data={"hoifit": ["configs/*.yaml"]},
+    entry_points={"console_scripts": ["hoifit = hoifit.cli:main"]},
     install_requires=[
         # Install torch==2.13.0 first on a CPU-only machine (see the Makefile): an unpinned
         # torch pulls the CUDA build.
@@ -17,7 +20,10 @@ setup(
         "smplx>=0.1.28",
         "anny>=0.6",
         "transformers>=5.0",
+        "tokenizers>=0.20",
         "peft>=0.13",
+        "accelerate>=1.0",
+        "huggingface_hub>=0.24",
         "trimesh>=4.0",
         # libigl: signed distances; embreex: ray casting through trimesh. Both are wheels, with
         # no system library to install.

@@ -2,10 +2,9 @@
 
 from dataclasses import dataclass
 
-import torch
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-"""Names accepted by `ContactModelConfig.dtype`."""
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+"""Names accepted by `ContactModelConfig.dtype` -> torch dtype names (torch is imported only
+when the dtype is asked for, so that configs parse without it)."""
 
 QUANTIZATIONS = (None, "4bit", "8bit")
 """Values accepted by `ContactModelConfig.quantization`."""
@@ -54,9 +53,11 @@ class ContactModelConfig:
             raise ValueError(f"quantization {self.quantization!r} is not one of {QUANTIZATIONS}")
 
     @property
-    def torch_dtype(self) -> torch.dtype:
+    def torch_dtype(self):
         """The torch dtype named by `dtype`."""
-        return DTYPES[self.dtype]
+        import torch
+
+        return getattr(torch, DTYPES[self.dtype])
 
 
 @dataclass

@@ -1,6 +1,31 @@
-"""Typed configuration of the fitting: object initialization and the staged schedule."""
+"""Typed configuration of the fitting: body and object initialization and the staged schedule.
+
+Torch-free, so that a config is parsed and checked before anything heavy loads. Every field is
+checked when its dataclass is built; a bad value raises `ConfigError` naming the field.
+"""
 
 from dataclasses import dataclass, field
+
+from reconstruction.errors import ConfigError
+
+LOSS_NAMES = (
+    "contact_paired",
+    "contact_unpaired",
+    "penetration_body_in_object",
+    "penetration_object_in_body",
+    "silhouette_body",
+    "silhouette_object",
+    "depth",
+    "ordinal_depth",
+    "keypoints_2d",
+    "keypoints_torso",
+    "pose_prior",
+    "shape_prior",
+    "scale_prior",
+    "centroid",
+    "coarse_interaction",
+)
+"""The weight keys a stage accepts; `optim.losses` documents what each measures."""
 
 OBJECT_VARIABLES = ("object_rotation", "object_translation", "object_scale")
 BODY_VARIABLES = (
@@ -39,6 +64,16 @@ class ObjectInitConfig:
     icp_steps: int = 5
     use_contact: bool = True
 
+    def __post_init__(self):
+        _at_least("num_hypotheses", self.num_hypotheses, 1)
+        _within("upright_fraction", self.upright_fraction, 0.0, 1.0)
+        _at_least("keep", self.keep, 1)
+        if self.keep > self.num_hypotheses:
+            raise ConfigError(
+                f"keep ({self.keep}) must not exceed num_hypotheses ({self.num_hypotheses})"
+            )
+        _at_least("icp_steps", self.icp_steps, 0)
+
 
 @dataclass
 class StageConfig:
@@ -63,6 +98,80 @@ class StageConfig:
     early_stop_tol: float = 1e-4
     patience: int = 20
 
+    def __post_init__(self):
+        unknown = sorted(set(self.optimize) - set(VARIABLES))
+        if unknown:
+            raise ConfigError(
+                f"optimize: unknown variable {unknown[0]!r}; known: {', '.join(VARIABLES)}"
+            )
+        unknown = sorted(set(self.weights) - set(LOSS_NAMES))
+        if unknown:
+            raise ConfigError(
+                f"weights: unknown loss {unknown[0]!r}; known: {', '.join(LOSS_NAMES)}"
+            )
+        for name, weight in self.weights.items():
+            _at_least(f"weights.{name}", weight, 0.0)
+        _at_least("iterations", self.iterations, 0)
+        _positive("lr", self.lr)
+        _at_least("early_stop_tol", self.early_stop_tol, 0.0)
+        _at_least("patience", self.patience, 0)
+
+
+def _default_body_stages() -> list[StageConfig]:
+    # The root alone against the torso keypoints, then the whole pose against every keypoint,
+    # the person mask and depth.
+    return [
+        StageConfig(
+            name="body_root",
+            optimize=["body_orient", "body_translation"],
+            weights={"keypoints_torso": 100.0},
+            iterations=60,
+            lr=0.03,
+            patience=0,
+        ),
+        StageConfig(
+            name="body_pose",
+            optimize=["body_orient", "body_translation", "body_pose"],
+            weights={
+                "keypoints_2d": 100.0,
+                "silhouette_body": 1.0,
+                "depth": 2.0,
+                "pose_prior": 0.2,
+            },
+            iterations=80,
+            lr=0.03,
+            patience=0,
+        ),
+    ]
+
+
+@dataclass
+class BodyInitConfig:
+    """How a body is found when the sample has no body initialization.
+
+    The body's rest pose is placed at the person's distance (depth inside the person mask, else
+    the torso's size in pixels), turned about the vertical axis by `turns` evenly spaced angles
+    (keypoints alone confuse a person seen from the front with one seen from behind), and every
+    turn is fitted at once, as one batch, by `stages` of the same staged fitter, at the
+    fitting's resolution and sigma; the hypothesis with the lowest loss is kept.
+
+    Attributes:
+        turns: rotations about the vertical axis tried at once.
+        stages: the body-only schedule (object variables and terms are not allowed).
+    """
+
+    turns: int = 4
+    stages: list[StageConfig] = field(default_factory=_default_body_stages)
+
+    def __post_init__(self):
+        _at_least("turns", self.turns, 1)
+        for index, stage in enumerate(self.stages):
+            moving = sorted(set(stage.optimize) & set(OBJECT_VARIABLES))
+            if moving:
+                raise ConfigError(f"stages.{index}: a body stage cannot optimize {moving[0]!r}")
+            if not stage.optimize:
+                raise ConfigError(f"stages.{index}: a body stage must optimize a body variable")
+
 
 @dataclass
 class FitConfig:
@@ -76,8 +185,10 @@ class FitConfig:
             contact (choosing limbs to optimize, metrics).
         object_points: object surface points used for the object-in-body penetration term.
         init: object initialization.
+        body_init: body initialization, for samples without one.
         stages: the schedule, run in order.
-        progress: show a progress bar.
+        progress: show a progress bar while a stage runs (on a terminal only; a log gets one
+            line per stage).
     """
 
     resolution: int = 128
@@ -85,5 +196,27 @@ class FitConfig:
     contact_threshold: float = 0.5
     object_points: int = 800
     init: ObjectInitConfig = field(default_factory=ObjectInitConfig)
+    body_init: BodyInitConfig = field(default_factory=BodyInitConfig)
     stages: list[StageConfig] = field(default_factory=list)
     progress: bool = True
+
+    def __post_init__(self):
+        _at_least("resolution", self.resolution, 16)
+        _positive("sigma", self.sigma)
+        _within("contact_threshold", self.contact_threshold, 0.0, 1.0)
+        _at_least("object_points", self.object_points, 1)
+
+
+def _at_least(name: str, value, low) -> None:
+    if not value >= low:
+        raise ConfigError(f"{name} must be at least {low}, got {value}")
+
+
+def _positive(name: str, value) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+
+
+def _within(name: str, value, low, high) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be in [{low}, {high}], got {value}")

@@ -9,6 +9,7 @@ stalls; a non-finite loss or gradient rolls the stage back to its best state and
 import dataclasses
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from optim.object_init import initialize_object
 from optim.state import FitState
 from reconstruction.body_models import BodyOutput, BodyParams
 from reconstruction.camera import project_points
+from reconstruction.errors import HoifitError
 from reconstruction.object_model import ObjectPose, object_to_camera
 from reconstruction.rasterizer import rasterize
 from reconstruction.rotations import rotation_6d_to_matrix
@@ -30,8 +32,17 @@ from reconstruction.soft_silhouette import soft_silhouette
 
 log = logging.getLogger(__name__)
 
-BODY_ONLY_LOSSES = {"silhouette_body", "keypoints_2d", "pose_prior", "shape_prior", "depth"}
+BODY_ONLY_LOSSES = {
+    "silhouette_body",
+    "keypoints_2d",
+    "keypoints_torso",
+    "pose_prior",
+    "shape_prior",
+    "depth",
+}
 """Terms that can be evaluated before the object exists (`depth` then covers the body alone)."""
+TORSO_KEYPOINTS = (5, 6, 11, 12)
+"""COCO-17 shoulders and hips (`keypoints_torso`)."""
 CONTACT_LIMBS = {
     "left_hand": ("left_arm", "left_hand"),
     "right_hand": ("right_arm", "right_hand"),
@@ -127,8 +138,10 @@ class SceneLosses:
         if inputs.object_mask is not None and inputs.person_mask is not None:
             self.object_valid = L.occlusion_valid_mask(inputs.object_mask, inputs.person_mask)
             self.body_valid = L.occlusion_valid_mask(inputs.person_mask, inputs.object_mask)
-        extent = inputs.object_vertices.max(0).values - inputs.object_vertices.min(0).values
-        self.object_extent = float(extent.max())
+        self.object_extent = None
+        if inputs.object_vertices is not None:
+            extent = inputs.object_vertices.max(0).values - inputs.object_vertices.min(0).values
+            self.object_extent = float(extent.max())
         self.init_pose = inputs.body_init.to_matrices().body_pose.detach()
         self.default_betas = inputs.body_model.default_betas.to(inputs.device)
         self.image_diag = math.hypot(*inputs.image_size)
@@ -149,19 +162,14 @@ class SceneLosses:
         """
         inputs, cfg = self.inputs, self.config
         active = {name for name, w in weights.items() if w != 0}
-        unknown = active - set(L.LOSS_NAMES)
-        if unknown:
-            raise ValueError(
-                f"unknown loss {sorted(unknown)[0]!r}; known: {', '.join(L.LOSS_NAMES)}"
-            )
-        if not self.with_object:
-            active &= BODY_ONLY_LOSSES
-        pose = state.object_pose()
-        count = state.num_hypotheses
-        object_vertices = object_to_camera(inputs.object_vertices, pose)  # (K, Vo, 3)
-        body_vertices = body.vertices.expand(count, -1, -1)  # (K, V, 3)
         terms: dict[str, Tensor] = {}
         K, size = inputs.K, inputs.image_size
+        count = state.num_hypotheses
+        if not self.with_object:
+            return self._body_terms(state, active & BODY_ONLY_LOSSES, body, count, terms)
+        pose = state.object_pose()
+        object_vertices = object_to_camera(inputs.object_vertices, pose)  # (K, Vo, 3)
+        body_vertices = body.vertices.expand(count, -1, -1)  # (K, V, 3)
 
         if "contact_paired" in active and inputs.num_pairs:
             terms["contact_paired"] = L.contact_paired(
@@ -193,34 +201,21 @@ class SceneLosses:
                 )
             if "centroid" in active:
                 terms["centroid"] = L.mask_centroid_loss(soft, inputs.object_mask)
-        if body_moves and "silhouette_body" in active and inputs.person_mask is not None:
-            soft = soft_silhouette(body.vertices, inputs.body_model.faces, K, size, cfg.sigma)
-            terms["silhouette_body"] = L.silhouette_iou_loss(
-                soft, inputs.person_mask, self.body_valid
-            ).expand(count)
-
-        want_depth = "depth" in active and inputs.depth is not None
         want_ordinal = (
             "ordinal_depth" in active
             and inputs.person_mask is not None
             and inputs.object_mask is not None
         )
-        if want_depth or want_ordinal:
-            bod = rasterize(body.vertices, inputs.body_model.faces, K, size)
-            depth = body.vertices.new_zeros(count)
-            if self.with_object:
-                obj = rasterize(object_vertices, inputs.object_faces, K, size)
-                if want_depth and inputs.object_mask is not None:
-                    depth = depth + L.depth_loss(
-                        obj.depth, obj.mask, inputs.depth, inputs.object_mask > 0.5
-                    )
-            if want_depth and body_moves and inputs.person_mask is not None:
-                depth = depth + L.depth_loss(
-                    bod.depth, bod.mask, inputs.depth, inputs.person_mask > 0.5
+        want_depth = "depth" in active and inputs.depth is not None
+        bod = None
+        if want_depth and inputs.object_mask is not None or want_ordinal:
+            obj = rasterize(object_vertices, inputs.object_faces, K, size)
+            if want_depth and inputs.object_mask is not None:
+                terms["depth"] = L.depth_loss(
+                    obj.depth, obj.mask, inputs.depth, inputs.object_mask > 0.5
                 )
-            if want_depth:
-                terms["depth"] = depth
             if want_ordinal:
+                bod = rasterize(body.vertices, inputs.body_model.faces, K, size)
                 terms["ordinal_depth"] = L.ordinal_depth_loss(
                     bod.depth.expand(count, -1, -1),
                     bod.mask.expand(count, -1, -1),
@@ -229,24 +224,60 @@ class SceneLosses:
                     inputs.person_mask > 0.5,
                     inputs.object_mask > 0.5,
                 )
-
         if body_moves:
-            if "keypoints_2d" in active and inputs.keypoints_2d is not None:
-                keypoints = inputs.body_model.coco17_keypoints(body)
-                terms["keypoints_2d"] = L.keypoint_loss(
-                    project_points(keypoints, K), inputs.keypoints_2d, image_diag=self.image_diag
-                ).expand(count)
-            if "pose_prior" in active:
-                current = rotation_6d_to_matrix(state.body_pose6d)
-                terms["pose_prior"] = L.pose_prior(current, self.init_pose).expand(count)
-            if "shape_prior" in active:
-                terms["shape_prior"] = L.shape_prior(state.body_betas, self.default_betas).expand(
-                    count
-                )
+            body_terms = self._body_terms(state, active & BODY_ONLY_LOSSES, body, count, {}, bod)
+            for name, value in body_terms.items():
+                terms[name] = terms[name] + value if name in terms else value
         if "scale_prior" in active:
             terms["scale_prior"] = L.scale_prior(
                 state.object_log_scale, self.object_extent, inputs.category
             )
+        return terms
+
+    def _body_terms(
+        self,
+        state: FitState,
+        active: set[str],
+        body: BodyOutput,
+        count: int,
+        terms: dict,
+        frags=None,
+    ) -> dict[str, Tensor]:
+        """The terms of the body alone, each (count,); the body holds 1 or `count` hypotheses.
+
+        `frags` is the body's rasterization when the caller already has it.
+        """
+        inputs, K, size = self.inputs, self.inputs.K, self.inputs.image_size
+        if "silhouette_body" in active and inputs.person_mask is not None:
+            soft = soft_silhouette(
+                body.vertices, inputs.body_model.faces, K, size, self.config.sigma
+            )
+            terms["silhouette_body"] = L.silhouette_iou_loss(
+                soft, inputs.person_mask, self.body_valid
+            ).expand(count)
+        if "depth" in active and inputs.depth is not None and inputs.person_mask is not None:
+            if frags is None:
+                frags = rasterize(body.vertices, inputs.body_model.faces, K, size)
+            terms["depth"] = L.depth_loss(
+                frags.depth, frags.mask, inputs.depth, inputs.person_mask > 0.5
+            ).expand(count)
+        if {"keypoints_2d", "keypoints_torso"} & active and inputs.keypoints_2d is not None:
+            projected = project_points(inputs.body_model.coco17_keypoints(body), K)
+            if "keypoints_2d" in active:
+                terms["keypoints_2d"] = L.keypoint_loss(
+                    projected, inputs.keypoints_2d, image_diag=self.image_diag
+                ).expand(count)
+            if "keypoints_torso" in active:
+                torso = torch.zeros_like(inputs.keypoints_2d)
+                torso[TORSO_KEYPOINTS, :] = inputs.keypoints_2d[TORSO_KEYPOINTS, :]
+                terms["keypoints_torso"] = L.keypoint_loss(
+                    projected, torso, image_diag=self.image_diag
+                ).expand(count)
+        if "pose_prior" in active:
+            current = rotation_6d_to_matrix(state.body_pose6d)
+            terms["pose_prior"] = L.pose_prior(current, self.init_pose).expand(count)
+        if "shape_prior" in active:
+            terms["shape_prior"] = L.shape_prior(state.body_betas, self.default_betas).expand(count)
         return terms
 
 
@@ -314,7 +345,13 @@ def run_stage(
         return report, torch.zeros(state.num_hypotheses)
     optimizer = torch.optim.Adam(params, lr=stage.lr)
     stalled, previous = 0, math.inf
-    bar = tqdm(range(stage.iterations), desc=stage.name, disable=not progress, leave=False)
+    # A bar on a terminal only: in a log file it would write a line per refresh.
+    bar = tqdm(
+        range(stage.iterations),
+        desc=stage.name,
+        disable=not (progress and sys.stderr.isatty()),
+        leave=False,
+    )
     for iteration in bar:
         optimizer.zero_grad(set_to_none=True)
         body = scene.body(state) if body_moves else frozen_body
@@ -370,6 +407,14 @@ def run_stage(
     report.final = {name: float(t[best]) for name, t in best_terms.items()}
     report.final["total"] = float(best_total[best])
     report.seconds = time.perf_counter() - start
+    log.info(
+        "stage %s: %d iterations, %.1f s, %s, loss %.4g",
+        stage.name,
+        report.iterations,
+        report.seconds,
+        report.status,
+        report.final["total"],
+    )
     return report, best_total
 
 
@@ -456,4 +501,63 @@ def fit(inputs: FitInputs, config: FitConfig, seed: int = 0) -> FitResult:
         stages=reports,
         log=rows,
         diverged=any(r.status == "rolled_back" for r in reports),
+    )
+
+
+@dataclass
+class BodyFitResult:
+    """The best of several body hypotheses fitted alone.
+
+    Attributes:
+        body: the kept body's parameters (batch 1, rotation matrices), camera frame.
+        index: which hypothesis was kept.
+        totals: (B,) weighted total loss of each hypothesis at the end.
+        stages: one report per stage.
+        log: one row per iteration.
+    """
+
+    body: BodyParams
+    index: int
+    totals: Tensor
+    stages: list[StageReport]
+    log: list[dict]
+
+
+def fit_body(inputs: FitInputs, stages: list[StageConfig], config: FitConfig) -> BodyFitResult:
+    """Fit B body hypotheses to the image alone, as one batch, and keep the best.
+
+    Args:
+        inputs: observations; `body_init` holds the B starting bodies; the object fields may be
+            None (only the body's terms are evaluated).
+        stages: a body-only schedule (`BodyInitConfig.stages`).
+        config: the fitting's resolution-dependent settings (`sigma`) and `progress`.
+
+    Returns:
+        The kept body and what happened.
+
+    Raises:
+        ValueError: a stage moves the object.
+    """
+    for stage in stages:
+        if set(OBJECT_VARIABLES) & set(stage.optimize):
+            raise ValueError(f"stage {stage.name!r} moves the object; a body fit cannot")
+    count = inputs.body_init.batch_size
+    placeholder = ObjectPose.identity(count, device=inputs.device, dtype=inputs.K.dtype)
+    state = FitState.create(inputs.body_init, placeholder)
+    scene = SceneLosses(inputs, config)
+    scene.with_object = False
+    joint_mask = torch.zeros(inputs.body_model.num_body_joints, dtype=torch.bool)
+    reports, rows = [], []
+    totals = torch.zeros(count)
+    for stage in stages:
+        report, totals = run_stage(state, stage, scene, joint_mask, config.progress, rows)
+        reports.append(report)
+        if report.status == "rolled_back" and not torch.isfinite(totals).any():
+            raise HoifitError(
+                f"the body fit diverged in stage {stage.name!r} (non-finite loss); check the "
+                "keypoints and the person mask"
+            )
+    best = int(torch.argmin(totals))
+    return BodyFitResult(
+        body=state.select(best).body_params(), index=best, totals=totals, stages=reports, log=rows
     )

@@ -17,10 +17,12 @@ class FitInputs:
 
     Attributes:
         body_model: the body model.
-        body_init: (batch 1) body parameters the fitting starts from, camera frame.
+        body_init: body parameters the fitting starts from, camera frame: batch 1, or B
+            hypotheses for a body fitted alone (`optim.fitter.fit_body`).
         K: (3, 3) intrinsics at the fitting resolution.
         image_size: (H, W) of the fitting resolution.
-        object_vertices: (Vo, 3) object mesh in its own frame, metres at scale 1.
+        object_vertices: (Vo, 3) object mesh in its own frame, metres at scale 1; the object
+            fields are None for a body fitted alone.
         object_faces: (Fo, 3) long.
         object_points: (N, 3) object-frame surface samples (penetration into the body).
         sdf: signed-distance grid of the object in its own frame.
@@ -40,10 +42,10 @@ class FitInputs:
     body_init: BodyParams
     K: Tensor
     image_size: tuple[int, int]
-    object_vertices: Tensor
-    object_faces: Tensor
-    object_points: Tensor
-    sdf: SDFGrid
+    object_vertices: Tensor | None = None
+    object_faces: Tensor | None = None
+    object_points: Tensor | None = None
+    sdf: SDFGrid | None = None
     person_mask: Tensor | None = None
     object_mask: Tensor | None = None
     depth: Tensor | None = None

@@ -16,18 +16,19 @@ from reconstruction.rotations import matrix_to_rotation_6d, rotation_6d_to_matri
 
 @dataclass
 class FitState:
-    """Optimization variables for K object hypotheses and one body.
+    """Optimization variables for K object hypotheses and one body (or K bodies).
 
     Attributes:
         object_rot6d: (K, 6).
         object_transl: (K, 3) camera frame, metres.
         object_log_scale: (K, 1).
-        body_orient6d: (1, 6) global orientation.
-        body_transl: (1, 3) root position, camera frame, metres.
-        body_pose6d: (1, J, 6) body joint rotations.
-        body_betas: (1, S) shape.
-        left_hand6d: (1, Jh, 6) or None.
-        right_hand6d: (1, Jh, 6) or None.
+        body_orient6d: (B, 6) global orientation; B is 1, or K for body hypotheses fitted
+            without an object.
+        body_transl: (B, 3) root position, camera frame, metres.
+        body_pose6d: (B, J, 6) body joint rotations.
+        body_betas: (B, S) shape.
+        left_hand6d: (B, Jh, 6) or None.
+        right_hand6d: (B, Jh, 6) or None.
     """
 
     object_rot6d: Tensor
@@ -42,7 +43,7 @@ class FitState:
 
     @classmethod
     def create(cls, body: BodyParams, object_pose: ObjectPose) -> "FitState":
-        """Start from body parameters (batch 1) and K object hypotheses."""
+        """Start from body parameters (batch 1, or K for body hypotheses) and K object poses."""
         body = body.to_matrices()
 
         def six(rotations):
@@ -102,11 +103,18 @@ class FitState:
             for name, tensor in self.tensors().items():
                 tensor.copy_(getattr(other, name))
 
+    @property
+    def num_bodies(self) -> int:
+        """1, or K when each hypothesis has a body of its own (a body fitted alone)."""
+        return self.body_transl.shape[0]
+
     def select(self, index: int) -> "FitState":
-        """A new state keeping only object hypothesis `index`."""
+        """A new state keeping only hypothesis `index` (and its body, when bodies are many)."""
         keep = slice(index, index + 1)
-        values = self.snapshot()
-        values.object_rot6d = values.object_rot6d[keep].clone()
-        values.object_transl = values.object_transl[keep].clone()
-        values.object_log_scale = values.object_log_scale[keep].clone()
-        return values
+        many = self.num_bodies > 1
+        return FitState(
+            **{
+                name: tensor[keep].clone() if name.startswith("object_") or many else tensor
+                for name, tensor in self.snapshot().tensors().items()
+            }
+        )

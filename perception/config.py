@@ -2,12 +2,16 @@
 
 from dataclasses import dataclass
 
+from reconstruction.errors import ConfigError
+
+DEPTH_MODELS = ("depth_pro", "depth_anything")
+
 
 @dataclass
 class PerceptionConfig:
     """Which perception models to use and how confident they must be.
 
-    Each model field takes a registry name (`perception.registry.MODELS`), a Hugging Face hub
+    Each model field takes a registry name (`hoifit.registry.MODELS`), a Hugging Face hub
     id or a local checkpoint folder.
 
     Attributes:
@@ -35,12 +39,15 @@ class PerceptionConfig:
     object_threshold: float = 0.3
     person_threshold: float = 0.5
 
+    def __post_init__(self):
+        if self.depth_model not in DEPTH_MODELS:
+            raise ConfigError(
+                f"depth_model must be one of {', '.join(DEPTH_MODELS)}, got {self.depth_model!r}"
+            )
+        for name in ("object_threshold", "person_threshold"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+
     def model_for(self, stage: str) -> str:
-        """The configured model of a registry stage (`perception.registry.STAGES`)."""
-        if stage == "depth":
-            if self.depth_model not in ("depth_pro", "depth_anything"):
-                raise ValueError(
-                    f"depth_model must be 'depth_pro' or 'depth_anything', got {self.depth_model!r}"
-                )
-            return getattr(self, self.depth_model)
-        return getattr(self, stage)
+        """The configured model of a registry stage (`hoifit.registry.STAGES`)."""
+        return getattr(self, self.depth_model if stage == "depth" else stage)

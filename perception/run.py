@@ -1,169 +1,175 @@
-"""Run the perception stages whose outputs a sample folder lacks, and write their files."""
+"""The perception stage: detect, segment, estimate depth and keypoints for what a sample lacks.
+
+It takes the image and what is already known (boxes), calls the models it is given, and returns
+a `PerceptionResult`; writing files is the composition root's business (`hoifit.store`).
+"""
 
 import logging
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from perception.config import PerceptionConfig
-from perception.registry import load_model
-from reconstruction.camera import Camera
 from reconstruction.errors import HoifitError
-from reconstruction.image_io import find_image
-from reconstruction.sample_io import (
-    CAMERA_FILE,
-    DEPTH_FILE,
-    DETECTION_STEMS,
-    KEYPOINTS_FILES,
-    read_detection,
-    write_camera,
-    write_depth,
-    write_detection,
-    write_keypoints,
-)
 
 log = logging.getLogger(__name__)
 
 
-def run_perception(
-    sample_folder: str | Path,
-    image: np.ndarray,
-    object_name: str | None = None,
-    config: PerceptionConfig | None = None,
-    device=None,
-    models: dict | None = None,
-) -> dict:
-    """Detect, segment, estimate depth and keypoints for the files missing in a sample folder.
+@dataclass
+class Detection:
+    """One detected and segmented thing.
 
-    Writes `object_detection.npz` and `human_detection.npz` (mask and box), `depth.npz`,
-    `keypoints_2d.json`, and `camera.json` when the depth model estimates the focal length;
-    a stage whose file exists is skipped. With several people, the one nearest the object is
-    kept.
+    Attributes:
+        mask: (H, W) bool at the image's size.
+        box: (4,) XYXY pixels.
+    """
+
+    mask: np.ndarray
+    box: np.ndarray
+
+
+@dataclass
+class PerceptionResult:
+    """What the perception stage found; a field is None when it was not asked for.
+
+    Attributes:
+        object_name: the object looked for, or None.
+        object: the object's mask and box.
+        person: the person's mask and box (the one nearest the object when several).
+        keypoints_2d: (17, 3) COCO-17 (u, v, confidence) of that person, pixels.
+        depth: (H, W) float32 metric depth, metres.
+        focal_px: the focal length the depth model estimated (Depth Pro), pixels.
+        person_count: how many people the person detector found.
+        person_index: which of them was kept.
+        messages: what a user should know (choices made), one line each.
+    """
+
+    object_name: str | None = None
+    object: Detection | None = None
+    person: Detection | None = None
+    keypoints_2d: np.ndarray | None = None
+    depth: np.ndarray | None = None
+    focal_px: float | None = None
+    person_count: int | None = None
+    person_index: int | None = None
+    messages: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """A JSON-ready account of what ran (for `metrics.json`)."""
+        ran = [
+            name
+            for name, value in (
+                ("object_detection", self.object),
+                ("person_detection", self.person),
+                ("keypoints_2d", self.keypoints_2d),
+                ("depth", self.depth),
+            )
+            if value is not None
+        ]
+
+        def box(detection):
+            return None if detection is None else np.asarray(detection.box).tolist()
+
+        return {
+            "ran": ran,
+            "object_name": self.object_name,
+            "object_box": box(self.object),
+            "person_box": box(self.person),
+            "person_count": self.person_count,
+            "person_index": self.person_index,
+            "focal_px": self.focal_px,
+            "messages": list(self.messages),
+        }
+
+
+def run_perception(
+    image: np.ndarray,
+    model: Callable[[str], object],
+    config: PerceptionConfig | None = None,
+    object_name: str | None = None,
+    object_box: np.ndarray | None = None,
+    person_box: np.ndarray | None = None,
+    want_keypoints: bool = True,
+    want_depth: bool = True,
+) -> PerceptionResult:
+    """Find the object and the person, segment them, estimate keypoints and depth.
+
+    The object is detected unless its box is given, the person likewise; each is segmented
+    with its box. With several people, the one nearest the object is kept.
 
     Args:
-        sample_folder: the sample folder (created if missing).
-        image: (H, W, 3) uint8 RGB, as `reconstruction.image_io.load_image` returns it.
-        object_name: the object to look for; None takes the part before `__` of the folder's
-            or the image file's name (`chair__0001`).
-        config: the models and thresholds; defaults when None.
-        device: torch device for the models.
-        models: a cache of loaded models by stage, filled as models load (reuse it across
-            samples).
+        image: (H, W, 3) uint8 RGB.
+        model: the model of a stage by name ("detector", "segmenter", "depth",
+            "person_detector", "pose"), loaded on first use by the caller's registry.
+        config: thresholds; defaults when None.
+        object_name: the object to look for; needed unless `object_box` is given.
+        object_box: (4,) XYXY of the object when known: it is segmented, not detected.
+        person_box: (4,) XYXY of the person when known.
+        want_keypoints: estimate the person's 2D keypoints.
+        want_depth: estimate metric depth (and, with Depth Pro, the focal length).
 
     Returns:
-        A summary: "ran" and "skipped" (file names), "object_name", "object_box",
-        "person_count", "person_index", "person_box", "focal_px", "messages".
+        What was found.
 
     Raises:
         HoifitError: no object name, no object or no person found, missing weights.
     """
-    folder = Path(sample_folder)
-    folder.mkdir(parents=True, exist_ok=True)
     config = config or PerceptionConfig()
-    models = {} if models is None else models
-    height, width = image.shape[:2]
-    summary = {"ran": [], "skipped": [], "messages": [], "focal_px": None}
-
-    def model(stage: str):
-        if stage not in models:
-            models[stage] = load_model(stage, config.model_for(stage), device)
-        return models[stage]
+    result = PerceptionResult(object_name=object_name)
 
     def note(message: str) -> None:
         log.info(message)
-        summary["messages"].append(message)
+        result.messages.append(message)
 
-    object_mask, object_box = read_detection(folder, "object", (height, width))
-    person_mask, person_box = read_detection(folder, "human", (height, width))
-    masks_to_make = {}
-
-    if object_mask is None and object_box is None:
-        name = object_name or object_name_from(folder)
-        if not name:
+    to_segment = {}
+    if object_box is None:
+        if not object_name:
             raise HoifitError(
-                f"no object name for {folder}: pass the object's name or name the folder "
-                "<object>__<id> (e.g. chair__0001)"
+                "no object name: pass the object's name (--object NAME) or name the image or "
+                "folder <object>__<id> (e.g. chair__0001)"
             )
-        summary["object_name"] = name
-        found = model("detector").detect(image, [name], config.object_threshold)
+        found = model("detector").detect(image, [object_name], config.object_threshold)
         if not found:
             raise HoifitError(
-                f"no {name!r} found in the image (score >= {config.object_threshold}): "
+                f"no {object_name!r} found in the image (score >= {config.object_threshold}): "
                 "check the object name or lower perception.object_threshold"
             )
-        object_box = found[0].box
-        note(f"object {name!r} found, score {found[0].score:.2f}")
-        masks_to_make["object"] = object_box
-    else:
-        summary["object_name"] = object_name or object_name_from(folder)
-        summary["skipped"].append(_detection_file_name(folder, "object"))
-    summary["object_box"] = None if object_box is None else np.asarray(object_box).tolist()
+        object_box = np.asarray(found[0].box, dtype=np.float64)
+        note(f"object {object_name!r} found, score {found[0].score:.2f}")
+    to_segment["object"] = object_box
 
-    if person_mask is None and person_box is None:
+    if person_box is None:
         boxes, scores = model("person_detector").detect(image, config.person_threshold)
         if len(boxes) == 0:
             raise HoifitError(
                 f"no person found in the image (score >= {config.person_threshold}): "
                 "use an image with a visible person or lower perception.person_threshold"
             )
-        index = nearest_box(boxes, object_box) if object_box is not None else 0
+        index = nearest_box(boxes, object_box)
         if len(boxes) > 1:
             note(
                 f"{len(boxes)} people found; using person {index} (score {scores[index]:.2f}), "
                 "the one nearest the object"
             )
-        person_box = boxes[index]
-        summary["person_count"], summary["person_index"] = len(boxes), int(index)
-        masks_to_make["human"] = person_box
-    else:
-        summary["person_count"], summary["person_index"] = None, None
-        summary["skipped"].append(_detection_file_name(folder, "human"))
-    summary["person_box"] = None if person_box is None else np.asarray(person_box).tolist()
+        person_box = np.asarray(boxes[index], dtype=np.float64)
+        result.person_count, result.person_index = len(boxes), index
+    to_segment["person"] = person_box
 
-    if masks_to_make:
-        kinds = list(masks_to_make)
-        masks = model("segmenter").segment(image, np.stack([masks_to_make[k] for k in kinds]))
-        for kind, mask in zip(kinds, masks, strict=True):
-            write_detection(folder, kind, mask, masks_to_make[kind])
-            summary["ran"].append(f"{DETECTION_STEMS[kind]}.npz")
+    masks = model("segmenter").segment(image, np.stack(list(to_segment.values())))
+    detections = {
+        kind: Detection(np.asarray(mask, bool), np.asarray(box, np.float64))
+        for (kind, box), mask in zip(to_segment.items(), masks, strict=True)
+    }
+    result.object, result.person = detections["object"], detections["person"]
 
-    if not any((folder / name).is_file() for name in KEYPOINTS_FILES):
-        if person_box is None:
-            note("no person box: keypoints skipped")
-        else:
-            keypoints = model("pose").keypoints(image, person_box[None])[0]
-            write_keypoints(folder, keypoints)
-            summary["ran"].append(KEYPOINTS_FILES[0])
-    else:
-        summary["skipped"].append(KEYPOINTS_FILES[0])
-
-    if not (folder / DEPTH_FILE).is_file():
-        depth, focal = model("depth").estimate(image)
-        write_depth(folder, depth)
-        summary["ran"].append(DEPTH_FILE)
-        summary["focal_px"] = focal
-        if focal is not None and not (folder / CAMERA_FILE).is_file():
-            write_camera(folder, Camera.from_focal(focal, width, height))
-            summary["ran"].append(CAMERA_FILE)
-            note(f"focal length from the depth model: {focal:.1f} px")
-    else:
-        summary["skipped"].append(DEPTH_FILE)
-    return summary
-
-
-def object_name_from(folder: Path) -> str | None:
-    """The object name in `<object>__<id>` of the folder's or its image's name, else None."""
-    names = [folder.name]
-    try:
-        image = find_image(folder) if folder.is_dir() else None
-    except HoifitError:
-        image = None
-    if image is not None:
-        names.append(image.stem)
-    for name in names:
-        if "__" in name and name.split("__")[0]:
-            return name.split("__")[0].replace("_", " ")
-    return None
+    if want_keypoints:
+        result.keypoints_2d = model("pose").keypoints(image, person_box[None])[0]
+    if want_depth:
+        result.depth, result.focal_px = model("depth").estimate(image)
+        if result.focal_px is not None:
+            note(f"focal length from the depth model: {result.focal_px:.1f} px")
+    return result
 
 
 def nearest_box(boxes: np.ndarray, target: np.ndarray) -> int:
@@ -181,9 +187,3 @@ def nearest_box(boxes: np.ndarray, target: np.ndarray) -> int:
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2
     distance = np.linalg.norm(centres - (target[:2] + target[2:]) / 2, axis=1)
     return int(np.lexsort((distance, -overlap))[0])
-
-
-def _detection_file_name(folder: Path, kind: str) -> str:
-    """Name of the detection file that `read_detection` read (npz before json)."""
-    npz = f"{DETECTION_STEMS[kind]}.npz"
-    return npz if (folder / npz).is_file() else f"{DETECTION_STEMS[kind]}.json"

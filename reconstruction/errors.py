@@ -7,3 +7,10 @@ class HoifitError(Exception):
     The message is one line: what is wrong and what to do. Command-line tools print it without a
     stack trace and exit non-zero.
     """
+
+
+class ConfigError(HoifitError):
+    """A configuration value that cannot work: an unknown name, a value out of range.
+
+    Raised while the config is parsed, before any model loads; the message names the field.
+    """

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from reconstruction.camera import Camera
-from reconstruction.config import CameraConfig
+from reconstruction.camera_config import CameraConfig
 from reconstruction.errors import HoifitError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

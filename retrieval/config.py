@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from reconstruction.errors import ConfigError
+
 
 @dataclass
 class RetrievalConfig:
@@ -18,3 +20,7 @@ class RetrievalConfig:
     gallery: str | None = None
     cache_dir: str | None = None
     text_weight: float = 0.5
+
+    def __post_init__(self):
+        if not 0 <= self.text_weight <= 1:
+            raise ConfigError(f"text_weight must be in [0, 1], got {self.text_weight}")

@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hoifit.benchmark import NOISE, PRESETS, format_results, run_benchmark
 from reconstruction.atomic_io import atomic_write_text
-from reconstruction.benchmark import NOISE, PRESETS, format_results, run_benchmark
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from perception.registry import DEFAULT_MODELS, MODELS, STAGES  # noqa: E402
+from hoifit.registry import DEFAULT_MODELS, MODELS, STAGES  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,3 +15,12 @@ def smplx_dir(tmp_path_factory):
     write_smplx_model(folder)
     write_smpl_model(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def anny():
+    """The Anny body model, built once per test run (its first build on a machine takes about
+    80 s; later ones load its cache)."""
+    from reconstruction.body_models import build_body_model
+
+    return build_body_model("anny")

@@ -25,6 +25,8 @@ Name (weight key) -> function: what it measures [units].
   the masks show it [m].
 - `keypoints_2d` -> `keypoint_loss`: confidence-weighted robust reprojection error of the 2D
   keypoints [px^2].
+- `keypoints_torso` -> `keypoint_loss` on the shoulders and hips only: places the body's root
+  before its limbs move [px^2].
 - `pose_prior` -> `pose_prior`: distance of the body pose from its initialization plus
   joint-angle limits [rad^2].
 - `shape_prior` -> `shape_prior`: distance of the body shape from the default shape [unitless].
@@ -39,6 +41,7 @@ With a robust sigma, the contact losses are in m^2 (Geman-McClure of squared dis
 `depth_loss` with `robust="l2"` is in m^2.
 """
 
+from optim.config import LOSS_NAMES
 from optim.losses.closest_point import closest_points_on_mesh, vertex_face_rings
 from optim.losses.contact import contact_paired, contact_unpaired
 from optim.losses.depth import depth_loss, ordinal_depth_loss
@@ -60,48 +63,30 @@ from optim.losses.silhouette import (
     silhouette_iou_loss,
 )
 
-LOSS_NAMES = (
-    "contact_paired",
-    "contact_unpaired",
-    "penetration_body_in_object",
-    "penetration_object_in_body",
-    "silhouette_body",
-    "silhouette_object",
-    "depth",
-    "ordinal_depth",
-    "keypoints_2d",
-    "pose_prior",
-    "shape_prior",
-    "scale_prior",
-    "centroid",
-    "coarse_interaction",
-)
-"""The keys of the fitting loop's weight dict (see the table above)."""
-
 __all__ = [
     "LOSS_NAMES",
-    "body_in_object_depth",
     "closest_points_on_mesh",
-    "coarse_interaction",
+    "vertex_face_rings",
     "contact_paired",
     "contact_unpaired",
     "depth_loss",
-    "geman_mcclure",
-    "keypoint_loss",
-    "mask_centroid",
-    "mask_centroid_loss",
-    "nearest_neighbors",
-    "object_in_body_depth",
-    "occlusion_valid_mask",
     "ordinal_depth_loss",
+    "coarse_interaction",
+    "keypoint_loss",
+    "nearest_neighbors",
+    "body_in_object_depth",
+    "object_in_body_depth",
     "penetration_body_in_object",
     "penetration_object_in_body",
     "pose_prior",
     "rotation_angle",
-    "safe_norm",
     "scale_prior",
     "shape_prior",
-    "silhouette_iou_loss",
-    "vertex_face_rings",
+    "geman_mcclure",
+    "safe_norm",
     "weighted_mean",
+    "mask_centroid",
+    "mask_centroid_loss",
+    "occlusion_valid_mask",
+    "silhouette_iou_loss",
 ]

@@ -13,16 +13,14 @@ from contact.views import (
     normalize_mesh,
     view_extrinsics,
 )
-from reconstruction.body_models import build_body_model
 from reconstruction.procedural_objects import make_object
 
 SIZE = 128
 
 
 @pytest.fixture(scope="module")
-def body():
-    # Anny's first build on a machine takes about 80 s; later ones load its cache.
-    model = build_body_model("anny")
+def body(anny):
+    model = anny
     vertices = model(model.canonical_params()).vertices[0]
     return vertices, model.faces, model.parts["left_hand"]
 

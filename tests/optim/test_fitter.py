@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from hoifit.config import load_config, preset_names
+from hoifit.fit_inputs import prepare_fit_inputs
 from optim import fitter as fitter_module
 from optim.config import FitConfig, ObjectInitConfig, StageConfig
 from optim.fitter import SceneLosses, contact_joint_indices, fit, run_stage
 from optim.object_init import initialize_object, kabsch
 from optim.state import FitState
-from reconstruction.body_models import build_body_model
-from reconstruction.config import load_config, preset_names
 from reconstruction.evaluation import rotation_error_deg, translation_error_cm
-from reconstruction.fit_inputs import prepare_fit_inputs
 from reconstruction.object_model import ObjectPose
 from reconstruction.rotations import axis_angle_to_matrix
 from reconstruction.synthetic import make_scene
@@ -23,8 +22,8 @@ OBJECT_VARIABLES = ["object_rotation", "object_translation", "object_scale"]
 
 
 @pytest.fixture(scope="module")
-def body_model():
-    return build_body_model("anny")
+def body_model(anny):
+    return anny
 
 
 @pytest.fixture(scope="module")

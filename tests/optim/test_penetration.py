@@ -9,7 +9,6 @@ from optim.losses import (
     penetration_body_in_object,
     penetration_object_in_body,
 )
-from reconstruction.body_models import build_body_model
 from reconstruction.object_model import ObjectMesh, ObjectPose
 from reconstruction.sdf import compute_sdf_grid
 
@@ -129,9 +128,9 @@ def test_penetration_reductions_and_empty_inputs(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def anny_on_a_box(tmp_path_factory):
+def anny_on_a_box(anny, tmp_path_factory):
     """Anny in the rest pose, and a box whose top face is the floor under her feet."""
-    model = build_body_model("anny")
+    model = anny
     output = model(model.zero_params())
     vertices = output.vertices.detach()
     floor = float(vertices[0, :, 1].min())

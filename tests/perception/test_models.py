@@ -3,9 +3,19 @@
 import numpy as np
 import pytest
 
+from hoifit.registry import load_model
 from perception.detection import Detection
-from perception.preprocess import apply_transform, crop_transform
-from perception.registry import load_model
+
+
+def _pose_crop(box, aspect, padding=1.25):
+    """The image window ViTPose crops for a box: grown to the input's aspect (width / height)
+    about its centre, then by `padding`; as XYXY."""
+    x0, y0, x1, y1 = box
+    width, height = x1 - x0, y1 - y0
+    width, height = max(width, aspect * height), max(height, width / aspect)
+    half = np.array([width, height]) * padding / 2
+    centre = np.array([x0 + x1, y0 + y1]) / 2
+    return np.concatenate([centre - half, centre + half])
 
 
 def _in_image(boxes, image):
@@ -75,11 +85,18 @@ def test_pose(tiny_folders, image):
     keypoints = pose.keypoints(image, boxes)
     assert keypoints.shape == (2, 17, 3) and keypoints.dtype == np.float32
     assert np.all((keypoints[..., 2] >= 0) & (keypoints[..., 2] <= 1))
-    # Keypoints lie in the padded crop around their box, in original pixels.
+    # Keypoints lie in the padded crop around their box (input 64 x 48, heatmaps 16 x 12), in
+    # original pixels, give or take the refinement of the peaks, which moves a peak of these
+    # random heatmaps by up to two heatmap pixels.
     for box, points in zip(boxes, keypoints, strict=True):
-        corners = apply_transform(crop_transform(box, pose.input_size), [[0, 0], [48, 64]])
-        assert np.all((points[:, :2] >= corners[0] - 1) & (points[:, :2] <= corners[1]))
+        x0, y0, x1, y1 = _pose_crop(box, 48 / 64)
+        step_x, step_y = 2 * (x1 - x0) / (12 - 1), 2 * (y1 - y0) / (16 - 1)
+        assert np.all((points[:, 0] >= x0 - step_x) & (points[:, 0] <= x1 + step_x))
+        assert np.all((points[:, 1] >= y0 - step_y) & (points[:, 1] <= y1 + step_y))
     assert pose.keypoints(image, np.zeros((0, 4))).shape == (0, 17, 3)
+    batch = pose.keypoints_batch([image, image], [np.zeros((0, 4)), boxes])
+    assert batch[0].shape == (0, 17, 3)
+    np.testing.assert_allclose(batch[1], keypoints, atol=1e-4)
 
 
 def test_clip(tiny_folders, image):

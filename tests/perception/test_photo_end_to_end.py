@@ -44,6 +44,8 @@ def tiny_args(folders, tmp_path):
         args += ["--set", f"{key}={value}"]
     for stage in range(3):
         args += ["--set", f"fit.stages.{stage}.iterations=2"]
+    for stage in range(2):
+        args += ["--set", f"fit.body_init.stages.{stage}.iterations=2"]
     return args
 
 

@@ -1,13 +1,10 @@
-import json
-
 import numpy as np
 import pytest
-from PIL import Image
 
+from hoifit.registry import load_model
 from perception.config import PerceptionConfig
-from perception.run import nearest_box, object_name_from, run_perception
+from perception.run import nearest_box, run_perception
 from reconstruction.errors import HoifitError
-from reconstruction.image_io import load_image
 
 
 @pytest.fixture
@@ -25,70 +22,67 @@ def config(tiny_folders):
     )
 
 
-def test_run_writes_then_skips(tmp_path, image, config):
-    folder = tmp_path / "chair__0001"
-    models = {}
-    summary = run_perception(folder, image, config=config, models=models)
-    assert summary["object_name"] == "chair"
-    assert set(summary["ran"]) == {
-        "object_detection.npz",
-        "human_detection.npz",
-        "keypoints_2d.json",
-        "depth.npz",
-        "camera.json",
-    }
-    assert summary["person_count"] >= 1 and summary["focal_px"] > 0
-    if summary["person_count"] > 1:
-        assert any("nearest the object" in m for m in summary["messages"])
-    with np.load(folder / "human_detection.npz") as data:
-        assert data["mask"].shape == (48, 80) and data["bbox"].shape == (4,)
-    with np.load(folder / "depth.npz") as data:
-        assert data["depth"].shape == (48, 80) and np.all(data["depth"] > 0)
-    keypoints = json.loads((folder / "keypoints_2d.json").read_text())["keypoints"]
-    assert np.asarray(keypoints).shape == (17, 3)
-    camera = json.loads((folder / "camera.json").read_text())
-    assert camera["width"] == 80 and camera["height"] == 48
+def loader(config, calls=None):
+    """The stage -> model callable the composition root passes, recording what was asked."""
 
-    again = run_perception(folder, image, config=config, models=models)
-    assert again["ran"] == []
-    assert len(again["skipped"]) == 4 and again["person_box"] is not None
+    def model(stage):
+        if calls is not None:
+            calls.append(stage)
+        return load_model(stage, config.model_for(stage))
+
+    return model
 
 
-def test_depth_anything_writes_no_camera(tmp_path, image, config):
+def test_everything_found_in_a_bare_image(image, config):
+    calls = []
+    result = run_perception(image, loader(config, calls), config, "chair")
+    assert result.object_name == "chair"
+    assert result.object.mask.shape == (48, 80) and result.object.box.shape == (4,)
+    assert result.person.mask.dtype == bool and result.person.box.shape == (4,)
+    assert result.keypoints_2d.shape == (17, 3)
+    assert result.depth.shape == (48, 80) and np.all(result.depth > 0)
+    assert result.focal_px > 0 and result.person_count >= 1
+    assert set(calls) == {"detector", "person_detector", "segmenter", "pose", "depth"}
+    if result.person_count > 1:
+        assert any("nearest the object" in m for m in result.messages)
+    summary = result.summary()
+    assert summary["ran"] == ["object_detection", "person_detection", "keypoints_2d", "depth"]
+
+
+def test_known_boxes_are_segmented_not_detected(image, config):
+    calls = []
+    result = run_perception(
+        image,
+        loader(config, calls),
+        config,
+        object_box=np.array([1.0, 2.0, 30.0, 40.0]),
+        person_box=np.array([40.0, 2.0, 70.0, 45.0]),
+        want_keypoints=False,
+        want_depth=False,
+    )
+    assert calls == ["segmenter"]
+    np.testing.assert_array_equal(result.object.box, [1, 2, 30, 40])
+    assert result.keypoints_2d is None and result.depth is None and result.person_count is None
+
+
+def test_depth_anything_gives_no_focal_length(image, config):
     config.depth_model = "depth_anything"
-    (tmp_path / "s").mkdir()
-    summary = run_perception(tmp_path / "s", image, "cup", config=config)
-    assert "depth.npz" in summary["ran"] and "camera.json" not in summary["ran"]
-    assert summary["focal_px"] is None
+    result = run_perception(image, loader(config), config, "cup")
+    assert result.depth is not None and result.focal_px is None
 
 
-def test_clear_errors(tmp_path, image, config):
+def test_clear_errors(image, config):
     with pytest.raises(HoifitError, match="no object name"):
-        run_perception(tmp_path / "plain", image, config=config)
+        run_perception(image, loader(config), config)
     config.object_threshold = 1.0
     with pytest.raises(HoifitError, match="no 'chair' found"):
-        run_perception(tmp_path / "a", image, "chair", config=config)
+        run_perception(image, loader(config), config, "chair")
     config.object_threshold, config.person_threshold = 0.0, 1.0
     with pytest.raises(HoifitError, match="no person found"):
-        run_perception(tmp_path / "b", image, "chair", config=config)
+        run_perception(image, loader(config), config, "chair")
 
 
-def test_object_name_and_nearest_person(tmp_path):
-    folder = tmp_path / "sample"
-    folder.mkdir()
-    Image.new("RGB", (4, 4)).save(folder / "skate_board__0001.jpg")
-    assert object_name_from(folder) == "skate board"
-    assert object_name_from(tmp_path / "bike__7") == "bike"
+def test_nearest_person():
     boxes = np.array([[0, 0, 10, 10], [50, 50, 70, 90], [40, 40, 60, 60]], float)
     assert nearest_box(boxes, np.array([55, 55, 65, 65])) == 1
     assert nearest_box(boxes, np.array([100, 100, 110, 110])) == 1
-
-
-@pytest.mark.parametrize("mode", ["L", "RGBA", "P"])
-def test_non_rgb_images_are_loaded_as_rgb(tmp_path, image, config, mode):
-    path = tmp_path / f"cup__{mode}.png"
-    Image.fromarray(image).convert(mode).save(path)
-    loaded, _ = load_image(path)
-    assert loaded.shape == (48, 80, 3) and loaded.dtype == np.uint8
-    summary = run_perception(tmp_path / mode, loaded, "cup", config=config)
-    assert "depth.npz" in summary["ran"]

@@ -1,9 +1,11 @@
 """Tiny random models for every perception stage, saved like hub folders.
 
-Each `save_*` function writes a folder that `perception.registry.load_model` loads through the
-same code path as a downloaded checkpoint (config, safetensors weights, tokenizer files).
+Each `save_*` function writes a folder that `hoifit.registry.load_model` loads through the
+same code path as a downloaded checkpoint (config, safetensors weights, tokenizer files and a
+preprocessor config sized for the tiny model, with the published checkpoint's other settings).
 """
 
+import json
 from pathlib import Path
 
 import torch
@@ -13,7 +15,7 @@ from transformers import PreTrainedTokenizerFast
 WORDS = ["a", "person", "chair", "cup", "photo", "of", "the", "bike", "table"]
 
 
-def _save_tokenizer(
+def save_tokenizer(
     folder: Path, special: dict[str, int], template: str | None = None, **roles: str
 ) -> None:
     """A word-level tokenizer whose special tokens have the given ids."""
@@ -36,7 +38,11 @@ def _save_tokenizer(
 
 
 def save_grounding_dino(folder: Path) -> Path:
-    from transformers import GroundingDinoConfig, GroundingDinoForObjectDetection
+    from transformers import (
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessorPil,
+    )
 
     torch.manual_seed(0)
     config = GroundingDinoConfig(
@@ -71,7 +77,10 @@ def save_grounding_dino(folder: Path) -> Path:
         max_text_len=16,
     )
     GroundingDinoForObjectDetection(config).eval().save_pretrained(folder)
-    _save_tokenizer(
+    GroundingDinoImageProcessorPil(size={"shortest_edge": 48, "longest_edge": 80}).save_pretrained(
+        folder
+    )
+    save_tokenizer(
         folder,
         {"[PAD]": 0, "[CLS]": 101, "[SEP]": 102, "[MASK]": 103},
         pad_token="[PAD]",
@@ -82,7 +91,7 @@ def save_grounding_dino(folder: Path) -> Path:
 
 
 def save_sam(folder: Path) -> Path:
-    from transformers import SamConfig, SamModel
+    from transformers import SamConfig, SamImageProcessorPil, SamModel
 
     torch.manual_seed(0)
     config = SamConfig(
@@ -108,6 +117,9 @@ def save_sam(folder: Path) -> Path:
         },
     )
     SamModel(config).eval().save_pretrained(folder)
+    SamImageProcessorPil(
+        size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}
+    ).save_pretrained(folder)
     return folder
 
 
@@ -142,11 +154,26 @@ def save_depth_pro(folder: Path) -> Path:
         fov_model_config=_dinov2(32),
     )
     DepthProForDepthEstimation(config).eval().save_pretrained(folder)
+    # transformers' Depth Pro processor needs torchvision, so its config is written by hand; the
+    # input side is patch_size / min(scaled_images_ratios).
+    processor = {
+        "image_processor_type": "DepthProImageProcessorFast",
+        "size": {"height": 64, "width": 64},
+        "image_mean": [0.5, 0.5, 0.5],
+        "image_std": [0.5, 0.5, 0.5],
+        "rescale_factor": 1 / 255,
+    }
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
     return folder
 
 
 def save_depth_anything(folder: Path) -> Path:
-    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation
+    from transformers import (
+        DepthAnythingConfig,
+        DepthAnythingForDepthEstimation,
+        DPTImageProcessorPil,
+    )
+    from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
     torch.manual_seed(0)
     config = DepthAnythingConfig(
@@ -165,11 +192,18 @@ def save_depth_anything(folder: Path) -> Path:
         max_depth=20,
     )
     DepthAnythingForDepthEstimation(config).eval().save_pretrained(folder)
+    DPTImageProcessorPil(
+        size={"height": 28, "width": 28},
+        keep_aspect_ratio=True,
+        ensure_multiple_of=14,
+        image_mean=IMAGENET_DEFAULT_MEAN,
+        image_std=IMAGENET_DEFAULT_STD,
+    ).save_pretrained(folder)
     return folder
 
 
 def save_rt_detr(folder: Path) -> Path:
-    from transformers import RTDetrConfig, RTDetrForObjectDetection
+    from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessorPil
 
     torch.manual_seed(0)
     config = RTDetrConfig(
@@ -197,11 +231,12 @@ def save_rt_detr(folder: Path) -> Path:
         label2id={"person": 0, "chair": 1, "cup": 2},
     )
     RTDetrForObjectDetection(config).eval().save_pretrained(folder)
+    RTDetrImageProcessorPil(size={"height": 64, "width": 64}).save_pretrained(folder)
     return folder
 
 
 def save_vitpose(folder: Path) -> Path:
-    from transformers import VitPoseConfig, VitPoseForPoseEstimation
+    from transformers import VitPoseConfig, VitPoseForPoseEstimation, VitPoseImageProcessorPil
 
     torch.manual_seed(0)
     config = VitPoseConfig(
@@ -220,11 +255,12 @@ def save_vitpose(folder: Path) -> Path:
         use_simple_decoder=True,
     )
     VitPoseForPoseEstimation(config).eval().save_pretrained(folder)
+    VitPoseImageProcessorPil(size={"height": 64, "width": 48}).save_pretrained(folder)
     return folder
 
 
 def save_clip(folder: Path) -> Path:
-    from transformers import CLIPConfig, CLIPModel
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
 
     torch.manual_seed(0)
     config = CLIPConfig(
@@ -250,7 +286,10 @@ def save_clip(folder: Path) -> Path:
         projection_dim=8,
     )
     CLIPModel(config).eval().save_pretrained(folder)
-    _save_tokenizer(
+    CLIPImageProcessorPil(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    ).save_pretrained(folder)
+    save_tokenizer(
         folder,
         {"[PAD]": 0, "<|startoftext|>": 30, "<|endoftext|>": 31},
         template="<|startoftext|> $A <|endoftext|>",

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from reconstruction.camera import Camera
-from reconstruction.config import CameraConfig
+from reconstruction.camera_config import CameraConfig
 from reconstruction.errors import HoifitError
 from reconstruction.image_io import camera_for_image, find_image, fit_to_max_size, load_image
 

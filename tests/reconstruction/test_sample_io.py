@@ -9,7 +9,7 @@ from PIL import Image
 
 from reconstruction.body_models import build_body_model
 from reconstruction.camera import Camera
-from reconstruction.config import CameraConfig
+from reconstruction.camera_config import CameraConfig
 from reconstruction.errors import HoifitError
 from reconstruction.object_model import ObjectMesh
 from reconstruction.rotations import axis_angle_to_matrix
@@ -19,12 +19,16 @@ from reconstruction.sample_io import (
     GroundTruth,
     Sample,
     SampleContact,
+    UnpairedBodyContact,
     encode_rle,
     list_samples,
+    merge_body_contact_vertices,
     npz_bytes,
     read_ground_truth,
     read_sample,
+    write_contact,
     write_ground_truth,
+    write_pairs,
     write_sample,
 )
 
@@ -176,6 +180,138 @@ def test_camera_comes_from_the_config_without_camera_json(tmp_path):
     assert sample.camera == Camera.from_focal(100.0, WIDTH, HEIGHT)
 
 
+# The structure of PICO-db's public demo sample (alparius/pico, demo_input/
+# skateboard__vcoco_000000012938/corresponding_contacts.json): object patches listed before their
+# human patches, the first points of its "leftfoot" pair, and "leftfoottop", a human patch of
+# two vertices with no object partner. "rightfoot" is a second pair in the same form.
+DEMO_CONTACTS = {
+    "data": [
+        {
+            "name": "objShapeleftfoot",
+            "contactPoints": [
+                "f 2092 0.5942725727222761 0.2624334655001373 0.14329396177758671",
+                "f 2093 0.2559683532573971 0.21558998164039636 0.5284416651022066",
+                "f 2093 0.11425594061454258 0.08145868416687706 0.8042853752185803",
+            ],
+        },
+        {"name": "humanShapeleftfoot", "contactPoints": ["v 3220", "v 3237", "v 3238"]},
+        {"name": "humanShaperightfoot", "contactPoints": ["v 6620", "v 6635"]},
+        {
+            "name": "objShaperightfoot",
+            "contactPoints": [
+                "f 1979 0.47833062818724437 0.279094542030378 0.24257482978237768",
+                "f 2336 0.25 0.25 0.5",
+            ],
+        },
+        {"name": "humanShapeleftfoottop", "contactPoints": ["v 3259", "v 3285"]},
+    ]
+}
+
+
+def write_grid_mesh(path: Path, cells: int = 36) -> None:
+    """A flat grid object.obj of 2 * cells**2 faces, enough for the demo's face indices."""
+    lines = [f"v {x} 0 {z}" for x in range(cells + 1) for z in range(cells + 1)]
+    for x in range(cells):
+        for z in range(cells):
+            a = x * (cells + 1) + z + 1
+            b, c, d = a + 1, a + cells + 1, a + cells + 2
+            lines += [f"f {a} {b} {d}", f"f {a} {d} {c}"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_human_patch_without_object_partner_is_unpaired_body_contact(tmp_path):
+    folder = write_pico_folder(tmp_path, "npz")
+    write_grid_mesh(folder / "object.obj")
+    (folder / "corresponding_contacts.json").write_text(json.dumps(DEMO_CONTACTS, indent=4))
+    contact = read_sample(folder).contact
+
+    pairs = contact.pairs
+    assert pairs.body_topology == "smpl"
+    assert pairs.part == ["leftfoot"] * 3 + ["rightfoot"] * 2
+    np.testing.assert_array_equal(pairs.body_vertex, [3220, 3237, 3238, 6620, 6635])
+    np.testing.assert_array_equal(pairs.object_face, [2092, 2093, 2093, 1979, 2336])
+    np.testing.assert_allclose(
+        pairs.object_bary[[0, 4]],
+        [[0.5942725727222761, 0.2624334655001373, 0.14329396177758671], [0.25, 0.25, 0.5]],
+        rtol=1e-6,
+    )
+    unpaired = contact.unpaired
+    assert unpaired.part == ["leftfoottop"] * 2 and unpaired.body_topology == "smpl"
+    np.testing.assert_array_equal(unpaired.body_vertex, [3259, 3285])
+    assert unpaired.body_vertex.dtype == np.int64
+    assert contact.body_contact is None and contact.object_contact is None
+
+    merged = merge_body_contact_vertices(None, unpaired.body_vertex, 6890)
+    assert merged.dtype == np.float32 and merged.shape == (6890,)
+    np.testing.assert_array_equal(np.flatnonzero(merged), [3259, 3285])
+    assert (merged[[3259, 3285]] == 1).all()
+
+
+def test_unpaired_body_contact_merges_with_contact_npz_by_maximum(tmp_path):
+    folder = write_pico_folder(tmp_path, "npz")
+    (folder / "corresponding_contacts.json").write_text(json.dumps(DEMO_CONTACTS))
+    (folder / "object.obj").unlink()  # face indices stay unchecked without the mesh
+    estimate = np.zeros(6890, np.float32)
+    estimate[[100, 3259]] = [0.8, 0.3]
+    np.savez(folder / "contact.npz", body_contact=estimate, body_topology=np.array("smpl"))
+    contact = read_sample(folder).contact
+    np.testing.assert_array_equal(contact.body_contact, estimate)  # read as written
+
+    merged = merge_body_contact_vertices(
+        contact.body_contact, contact.unpaired.body_vertex, len(contact.body_contact)
+    )
+    expected = estimate.copy()
+    expected[[3259, 3285]] = 1.0
+    np.testing.assert_array_equal(merged, expected)
+    assert contact.body_contact[3259] == np.float32(0.3)  # the input is not changed
+    with pytest.raises(ValueError, match="shape"):
+        merge_body_contact_vertices(estimate[:10], contact.unpaired.body_vertex, 6890)
+
+
+def test_unpaired_body_contact_round_trips(tmp_path):
+    folder = write_pico_folder(tmp_path, "npz")
+    write_grid_mesh(folder / "object.obj")
+    (folder / "corresponding_contacts.json").write_text(json.dumps(DEMO_CONTACTS))
+    read = read_sample(folder).contact
+    write_contact(folder, SampleContact(pairs=read.pairs, unpaired=read.unpaired))
+    written = json.loads((folder / "corresponding_contacts.json").read_text())
+    assert [e["name"] for e in written["data"]] == [
+        "humanShapeleftfoot", "objShapeleftfoot", "humanShaperightfoot", "objShaperightfoot",
+        "humanShapeleftfoottop",
+    ]  # fmt: skip
+    assert written["data"][-1]["contactPoints"] == ["v 3259", "v 3285"]
+    again = read_sample(folder).contact
+    assert again.pairs.part == read.pairs.part and again.unpaired.part == read.unpaired.part
+    for name in ("body_vertex", "object_face", "object_bary"):
+        np.testing.assert_array_equal(getattr(again.pairs, name), getattr(read.pairs, name))
+    np.testing.assert_array_equal(again.unpaired.body_vertex, read.unpaired.body_vertex)
+
+
+def test_unequal_patch_counts_are_refused_in_one_line(tmp_path):
+    folder = write_pico_folder(tmp_path, "npz")
+    contacts = {
+        "data": [
+            {"name": "humanShapeleftfoot", "contactPoints": ["v 3220", "v 3237", "v 3238"]},
+            {"name": "objShapeleftfoot", "contactPoints": ["f 0 1 0 0", "f 1 0 1 0"]},
+            {"name": "humanShapeleftfoottop", "contactPoints": ["v 3259", "v 3285"]},
+        ]
+    }
+    (folder / "corresponding_contacts.json").write_text(json.dumps(contacts))
+    with pytest.raises(HoifitError) as error:
+        read_sample(folder)
+    message = str(error.value)
+    assert "\n" not in message and "corresponding_contacts.json" in message
+    assert "part 'leftfoot' pairs 3 body points with 2 object points" in message
+
+
+def test_write_pairs_refuses_a_part_both_paired_and_unpaired(tmp_path):
+    pairs = ContactPairs(np.array([1]), np.array([0]), np.full((1, 3), 1 / 3), ["foot"])
+    with pytest.raises(ValueError, match="both paired and unpaired"):
+        write_pairs(tmp_path, pairs, UnpairedBodyContact(np.array([2]), ["foot"]))
+    with pytest.raises(ValueError, match="different meshes"):
+        write_pairs(tmp_path, pairs, UnpairedBodyContact(np.array([2]), ["top"], "anny"))
+
+
 def full_sample(topology: str = "anny") -> Sample:
     rng = np.random.default_rng(2)
     person, obj = masks()
@@ -216,6 +352,7 @@ def full_sample(topology: str = "anny") -> Sample:
             body_topology="anny",
             object_contact=rng.uniform(0, 1, 30).astype(np.float32),
             pairs=pairs,
+            unpaired=UnpairedBodyContact(np.array([7, 9, 8]), ["foot_top"] * 3, topology),
         ),
     )
 
@@ -243,6 +380,9 @@ def assert_samples_equal(read: Sample, written: Sample):
     assert a.pairs.part == b.pairs.part and a.pairs.body_topology == b.pairs.body_topology
     for name in ("body_vertex", "object_face", "object_bary"):
         np.testing.assert_array_equal(getattr(a.pairs, name), getattr(b.pairs, name))
+    assert a.unpaired.part == b.unpaired.part
+    assert a.unpaired.body_topology == b.unpaired.body_topology
+    np.testing.assert_array_equal(a.unpaired.body_vertex, b.unpaired.body_vertex)
 
 
 @pytest.mark.parametrize("detection_format", ["npz", "json"])
@@ -366,7 +506,7 @@ MALFORMED = {
         {"object_contact": np.zeros(3)},
     ],
     "corresponding_contacts.json": [
-        json.dumps({"data": [{"name": "humanShapea", "contactPoints": ["v 1"]}]}),
+        json.dumps({"data": [{"name": "objShapea", "contactPoints": ["f 0 1 0 0"]}]}),
         json.dumps(
             {
                 "data": [
@@ -392,6 +532,7 @@ MALFORMED = {
             }
         ),
         json.dumps({"data": [], "body_topology": "mano"}),
+        json.dumps({"data": [{"name": "humanShapea", "contactPoints": ["v 6890"]}]}),
     ],
     "body_init.npz": [{"global_orient": np.zeros((1, 3))}],
     "osx_human.npz": [{"hps_betas": np.zeros(10)}, {"hps_global_orient": np.zeros(3),

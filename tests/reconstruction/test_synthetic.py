@@ -28,9 +28,8 @@ SIZE = (96, 96)
 
 
 @pytest.fixture(scope="module")
-def anny():
-    # Anny's first build on a machine takes about 80 s; later ones load its cache.
-    return build_body_model("anny")
+def anny(anny):
+    return anny
 
 
 @pytest.fixture(scope="module")

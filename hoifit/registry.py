@@ -1,10 +1,12 @@
-"""The registry that loads perception models: stage name -> named builders.
+"""The one model registry: perception, CLIP and contact models, by stage name.
 
 A builder takes a local checkpoint folder and a device and returns a wrapper (numpy in, numpy
 out). `load_model` resolves a registered name, a local folder or a Hugging Face hub id to a
 folder (the Hugging Face cache, never a silent download when `HF_HUB_OFFLINE` is set) and calls
 the builder that matches the checkpoint's `model_type`. A missing checkpoint raises
-`MissingWeightsError` with one line saying which model is missing and how to fetch it.
+`MissingWeightsError` with one line saying which model is missing and how to fetch it. The
+contact stage loads a trained checkpoint (`load_contact`). `Models` holds what a run has
+loaded, so a folder of samples loads each model once.
 """
 
 import json
@@ -18,6 +20,7 @@ import torch
 from reconstruction.errors import HoifitError
 
 STAGES = ("detector", "segmenter", "depth", "person_detector", "pose", "clip")
+"""Stages whose models come from the hub; the contact model is a local checkpoint."""
 
 
 class MissingWeightsError(HoifitError):
@@ -29,7 +32,7 @@ class ModelInfo:
     """A model hoifit knows how to load.
 
     Attributes:
-        stage: the perception stage it serves.
+        stage: the stage it serves.
         name: registry name.
         title: human-readable model name.
         hub_id: default Hugging Face hub id.
@@ -230,3 +233,42 @@ def _default_builder(name: str) -> Builder:
     from retrieval.embedding import ClipEmbedder
 
     return lambda folder, device: ClipEmbedder(str(folder), device=device or "cpu")
+
+
+def load_contact(checkpoint: str, device=None):
+    """A trained contact model: a `trainable.pt` written by `scripts/train_contact.py`.
+
+    Raises:
+        HoifitError: the checkpoint does not exist or is not a contact checkpoint.
+    """
+    from contact.inference import load_contact_model
+
+    return load_contact_model(checkpoint, device)
+
+
+class Models:
+    """The models one run has loaded, each built on first use.
+
+    Args:
+        perception: which perception and CLIP models (`PerceptionConfig`).
+        contact_checkpoint: the contact model, or None.
+        device: where models run.
+    """
+
+    def __init__(self, perception, contact_checkpoint: str | None, device):
+        self.perception = perception
+        self.contact_checkpoint = contact_checkpoint
+        self.device = device
+        self._loaded: dict[str, object] = {}
+
+    def __call__(self, stage: str):
+        """The model of a stage (one of `STAGES`, or "contact"), loaded once."""
+        if stage not in self._loaded:
+            if stage == "contact":
+                if not self.contact_checkpoint:
+                    raise HoifitError("no contact model configured: set contact.checkpoint")
+                self._loaded[stage] = load_contact(self.contact_checkpoint, self.device)
+            else:
+                name = self.perception.model_for(stage)
+                self._loaded[stage] = load_model(stage, name, self.device)
+        return self._loaded[stage]

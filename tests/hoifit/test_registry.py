@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from perception.registry import (
+from hoifit.registry import (
     MODELS,
     STAGES,
     MissingWeightsError,

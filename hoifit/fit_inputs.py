@@ -9,7 +9,7 @@ from optim.inputs import FitInputs
 from reconstruction.body_models import BodyModel
 from reconstruction.errors import HoifitError
 from reconstruction.resample import resample_depth, resample_map, scale_keypoints, working_camera
-from reconstruction.sample_io import Sample
+from reconstruction.sample_io import Sample, merge_body_contact_vertices
 from reconstruction.sdf import compute_sdf_grid
 from reconstruction.topology import nearest_vertex_map, transfer_indices, transfer_values
 
@@ -85,6 +85,20 @@ def prepare_fit_inputs(
                 values=False,
             )
             pair_face, pair_bary = contact.pairs.object_face, contact.pairs.object_bary
+        if contact.unpaired is not None:
+            # Body contact without an object point (a PICO human patch with no partner).
+            unpaired = _to_topology(
+                contact.unpaired.body_vertex,
+                contact.unpaired.body_topology,
+                body_model,
+                init,
+                init_vertices,
+                sample.name,
+                values=False,
+            )
+            body_contact = merge_body_contact_vertices(
+                body_contact, unpaired, body_model.num_vertices
+            )
 
     def tensor(array, kind=dtype):
         return None if array is None else torch.as_tensor(np.asarray(array), device=device).to(kind)

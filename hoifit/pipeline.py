@@ -1,56 +1,45 @@
-"""The pipeline: read a sample, run the stages whose outputs are missing, write the scene.
+"""The pipeline: read a sample, run the stages whose outputs are missing, fit, write the scene.
 
 Stages: perception (masks, keypoints, depth, focal length), body initialization, object-mesh
-retrieval, contact (with a trained model), fitting, export. Each stage writes its result into the
-sample folder and is skipped when that result is already there, so a second run of the same
-input costs only the fitting. A bare image `NAME.jpg` gets a sample folder of its own in PICO's
-layout, `<out>/NAME/NAME.jpg`.
-
-Perception runs when the sample lacks a mask, or lacks both a body initialization and keypoints;
-it then fills every missing output. A complete PICO-db folder (masks and `osx_human.npz`) needs
-no perception model.
+retrieval, contact (with a trained model), fitting, export. Each stage returns its result and
+`hoifit.store.SampleStore` writes it into the sample folder; a stage whose result is already
+there is skipped (`SampleStore.missing_stages`), so a second run of the same input costs only
+the fitting. A bare image `NAME.jpg` gets a sample folder of its own in PICO's layout,
+`<out>/NAME/NAME.jpg`. A complete PICO-db folder (masks and `osx_human.npz`) needs no model.
 """
 
 import csv
 import dataclasses
 import io
 import logging
-import shutil
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
 
-from contact.inference import load_contact_model, predict_contact, write_prediction
+from contact.inference import predict_contact
+from hoifit.config import HoifitConfig, save_config
+from hoifit.fit_inputs import prepare_fit_inputs
+from hoifit.registry import Models
+from hoifit.store import SampleStore, sample_folder_for
+from optim.body_init import initialize_body
 from optim.fit_metrics import fit_metrics
 from optim.fitter import FitResult, fit
-from perception.body_init import initialize_body
-from perception.registry import load_model
-from perception.run import object_name_from, run_perception
+from perception.run import run_perception
 from reconstruction.atomic_io import atomic_write_json, atomic_write_text
 from reconstruction.body_models import BodyModel, build_body_model
-from reconstruction.config import HoifitConfig, save_config
 from reconstruction.errors import HoifitError
 from reconstruction.exports import write_scene
-from reconstruction.fit_inputs import prepare_fit_inputs
-from reconstruction.image_io import IMAGE_SUFFIXES, fit_to_max_size, load_image
+from reconstruction.image_io import IMAGE_SUFFIXES, fit_to_max_size
 from reconstruction.object_model import MeshError, load_object_mesh, pose_to_json_dict
-from reconstruction.sample_io import (
-    BodyInit,
-    Sample,
-    list_samples,
-    read_sample,
-    write_body_init,
-    write_object_mesh,
-)
+from reconstruction.sample_io import BodyInit, list_samples
 from reconstruction.scene import Scene
 from retrieval.retrieve import retrieve_object_mesh
 
 log = logging.getLogger(__name__)
-
-_MODELS: dict = {}
-"""Perception models loaded in this process, by configuration and device, then by stage: a
-folder of samples loads each model once."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -66,102 +55,70 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def sample_folder_for(path: str | Path, out_dir: str | Path) -> Path:
-    """The sample folder of an input: the folder itself, or `<out>/<stem>/` for an image.
-
-    The image is checked before anything is written, then copied into the new folder under its
-    own name (which may carry the object's name, `chair__0001.jpg`).
-
-    Raises:
-        HoifitError: the path does not exist or is neither a folder nor a readable image.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise HoifitError(f"{path} does not exist: pass an image file or a sample folder")
-    if path.is_dir():
-        return path
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise HoifitError(f"{path} is neither a folder nor an image ({', '.join(IMAGE_SUFFIXES)})")
-    load_image(path)
-    folder = Path(out_dir) / path.stem
-    folder.mkdir(parents=True, exist_ok=True)
-    if not (folder / path.name).exists():
-        shutil.copyfile(path, folder / path.name)
-    return folder
-
-
 def complete_sample(
-    folder: Path,
+    store: SampleStore,
     config: HoifitConfig,
     body_model: BodyModel,
-    device: torch.device,
-    object_name: str | None = None,
+    models: Models,
     object_mesh: str | Path | None = None,
-) -> tuple[Sample, dict]:
+) -> dict:
     """Run perception, body initialization, retrieval and contact for what the folder lacks.
 
     Contact is predicted only when `contact.checkpoint` names a trained model and the folder
     holds no body contact (annotations are kept as they are); object contact is predicted on
-    the object mesh with it.
+    the object mesh with it. `store.sample` ends complete, its mesh replaced by `object_mesh`
+    (read as is) when given.
 
     Returns:
-        The completed sample, its mesh replaced by `object_mesh` (read as is) when given, and
-        what ran: {"perception": summary or None, "body_init": bool, "retrieval": match or
+        What ran: {"perception": summary or None, "body_init": bool, "retrieval": match or
         None, "contact": bool}.
     """
     done = {"perception": None, "body_init": False, "retrieval": None, "contact": False}
-    models = _MODELS.setdefault((repr(config.perception), repr(config.contact), str(device)), {})
-    sample = read_sample(folder, config.camera)
-    if (
-        sample.person_mask is None
-        or sample.object_mask is None
-        or (sample.body_init is None and sample.keypoints_2d is None)
-    ):
-        done["perception"] = run_perception(
-            folder, sample.image, object_name, config.perception, device, models
+    missing = store.missing_stages(object_mesh is not None, bool(config.contact.checkpoint))
+    sample = store.sample
+    if "perception" in missing:
+        result = run_perception(
+            sample.image, models, config.perception, **store.perception_request()
         )
-        sample = read_sample(folder, config.camera)
-    if sample.body_init is None:
+        done["perception"] = {**result.summary(), "written": store.write_perception(result)}
+    if "body_init" in missing:
         if sample.keypoints_2d is None:
             raise HoifitError(
                 f"sample {sample.name}: no body initialization and no 2D keypoints to fit one "
                 "to; add keypoints_2d.json or body_init.npz"
             )
         params = initialize_body(
-            body_model, sample.keypoints_2d, sample.camera, sample.person_mask, sample.depth
+            body_model,
+            sample.keypoints_2d,
+            sample.camera,
+            sample.person_mask,
+            sample.depth,
+            config.fit,
         )
-        write_body_init(folder, BodyInit(body_model.name, body_model.to_npz_dict(params)))
+        store.write_body_init(BodyInit(body_model.name, body_model.to_npz_dict(params)))
         done["body_init"] = True
-    if object_mesh is None and sample.object_mesh is None:
-        name = object_name or sample.object_category or object_name_from(folder)
-        if "clip" not in models:
-            models["clip"] = load_model("clip", config.perception.clip, device)
-        embedder = models["clip"]
+    if "retrieval" in missing:
         mesh, match = retrieve_object_mesh(
-            sample.image, sample.object_bbox, name, embedder, config.retrieval
+            sample.image, sample.object_bbox, store.object_name, models("clip"), config.retrieval
         )
-        write_object_mesh(folder, mesh)
+        store.write_object_mesh(mesh)
         done["retrieval"] = {"path": match.path, "category": match.category, "score": match.score}
         log.info(
             "object mesh retrieved: %s (%s, score %.3f)", match.path, match.category, match.score
         )
-    has_contact = sample.contact is not None and (
-        sample.contact.body_contact is not None or sample.contact.pairs is not None
-    )
-    if done["body_init"] or done["retrieval"]:
-        sample = read_sample(folder, config.camera)
     if object_mesh is not None:
         sample.object_mesh = load_object_mesh(object_mesh)
-    if config.contact.checkpoint and not has_contact:
-        if "contact" not in models:
-            models["contact"] = load_contact_model(config.contact.checkpoint, device)
-        name = object_name or sample.object_category or object_name_from(folder) or "object"
+    if "contact" in missing:
         prediction = predict_contact(
-            models["contact"], sample.image, name, body_model, sample.object_mesh
+            models("contact"),
+            sample.image,
+            store.object_name or "object",
+            body_model,
+            sample.object_mesh,
         )
-        sample.contact = write_prediction(folder, prediction, body_model.name)
+        store.write_contact(prediction.body, body_model.name, prediction.object)
         done["contact"] = True
-    return sample, done
+    return done
 
 
 def _loss_log_csv(rows: list[dict]) -> str:
@@ -184,35 +141,63 @@ def _check_finite(result: FitResult, name: str) -> None:
         )
 
 
+@dataclasses.dataclass
+class Session:
+    """What every sample of a run shares: the device, the body model and the loaded models."""
+
+    config: HoifitConfig
+    device: torch.device
+    body_model: BodyModel
+    models: Models
+
+    @classmethod
+    def create(cls, config: HoifitConfig) -> "Session":
+        """Resolve the device and build the body model; other models load on first use."""
+        device = resolve_device(config.device)
+        body_model = build_body_model(
+            config.body.backend,
+            model_dir=config.body.model_dir,
+            gender=config.body.gender,
+            device=device,
+        )
+        models = Models(config.perception, config.contact.checkpoint, device)
+        return cls(config, device, body_model, models)
+
+
 def reconstruct_sample(
     path: str | Path,
     out_dir: str | Path,
     config: HoifitConfig,
     object_mesh=None,
     object_name: str | None = None,
+    session: Session | None = None,
 ) -> dict:
     """Reconstruct one sample and write its exports, config, loss log and metrics.
+
+    Args:
+        path: a sample folder or an image.
+        out_dir: where the results go (and the new sample folder of an image).
+        config: the run's configuration.
+        object_mesh: a mesh file that replaces the sample's object mesh.
+        object_name: the object's name, when the folder's name does not give it.
+        session: shared by the samples of a run; built from `config` when None.
 
     Returns:
         The metrics written to `metrics.json`.
     """
     start = time.perf_counter()
-    device = resolve_device(config.device)
-    folder = sample_folder_for(path, out_dir)
-    body_model = build_body_model(
-        config.body.backend,
-        model_dir=config.body.model_dir,
-        gender=config.body.gender,
-        device=device,
-    )
-    sample, stages = complete_sample(folder, config, body_model, device, object_name, object_mesh)
-    inputs = prepare_fit_inputs(sample, body_model, config.fit, device, seed=config.seed)
+    session = session or Session.create(config)
+    body_model = session.body_model
+    store = SampleStore(sample_folder_for(path, out_dir), config.camera, object_name)
+    stages = complete_sample(store, config, body_model, session.models, object_mesh)
+    sample = store.sample
+    inputs = prepare_fit_inputs(sample, body_model, config.fit, session.device, seed=config.seed)
     prepared = time.perf_counter()
     result = fit(inputs, config.fit, seed=config.seed)
     _check_finite(result, sample.name)
     fitted = time.perf_counter()
 
-    image, camera = fit_to_max_size(sample.image, sample.camera, config.render.max_image_size)
+    image, camera = fit_to_max_size(sample.image, sample.camera, config.export.max_image_size)
     contact = sample.contact
     scene = Scene(
         camera=camera,
@@ -265,11 +250,14 @@ def reconstruct(
     config: HoifitConfig,
     object_mesh=None,
     object_name: str | None = None,
+    workers: int = 1,
 ) -> list[tuple[str, str]]:
     """Reconstruct a sample, an image, or every sample in a folder of samples.
 
     With a folder of samples, each gets its own output folder under `out_dir`, named after it;
-    a sample that fails is reported and the others go on.
+    a sample that fails is reported and the others go on. With `workers` > 1 the samples are
+    shared among that many processes, each with its share of the CPU cores as torch threads
+    (processes whose threads outnumber the cores slow each other many times over).
 
     Returns:
         (name, "ok" | "diverged" | error message) per sample.
@@ -281,14 +269,48 @@ def reconstruct(
     if not is_sample_collection(path):
         metrics = reconstruct_sample(path, out_dir, config, object_mesh, object_name)
         return [(metrics["sample"], metrics["status"])]
-    outcomes = []
-    for folder in list_samples(path):
-        try:
-            metrics = reconstruct_sample(
-                folder, Path(out_dir) / folder.name, config, object_mesh, object_name
-            )
-            outcomes.append((folder.name, metrics["status"]))
-        except (HoifitError, MeshError, FileNotFoundError) as error:
-            log.error("sample %s failed: %s", folder.name, error)
-            outcomes.append((folder.name, f"error: {error}"))
-    return outcomes
+    folders = list_samples(path)
+    jobs = [(folder, Path(out_dir) / folder.name, object_mesh, object_name) for folder in folders]
+    workers = max(1, min(workers, len(folders)))
+    if workers == 1:
+        session = Session.create(config)
+        return [_reconstruct_one(job, config, session) for job in jobs]
+    threads = max(1, cpu_count() // workers)
+    log.info("%d samples on %d workers, %d threads each", len(jobs), workers, threads)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(config, threads),
+    ) as pool:
+        return list(pool.map(_reconstruct_in_worker, jobs))
+
+
+def cpu_count() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _reconstruct_one(job, config: HoifitConfig, session: Session | None) -> tuple[str, str]:
+    folder, out, object_mesh, object_name = job
+    try:
+        metrics = reconstruct_sample(folder, out, config, object_mesh, object_name, session)
+        return folder.name, metrics["status"]
+    except (HoifitError, MeshError, FileNotFoundError) as error:
+        log.error("sample %s failed: %s", folder.name, error)
+        return folder.name, f"error: {error}"
+
+
+_worker: dict = {}
+"""A worker process's config and session, set once by `_start_worker`."""
+
+
+def _start_worker(config: HoifitConfig, threads: int) -> None:
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.INFO, format="%(processName)s: %(message)s")
+    _worker["config"] = config
+    _worker["session"] = Session.create(config)
+
+
+def _reconstruct_in_worker(job) -> tuple[str, str]:
+    return _reconstruct_one(job, _worker["config"], _worker["session"])

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from reconstruction.config import load_config
+from hoifit.config import load_config
+from hoifit.pipeline import Session, reconstruct_sample
 from reconstruction.errors import HoifitError
 from reconstruction.evaluation import METRIC_KEYS, aggregate, evaluate_result
 from reconstruction.object_model import MeshError
-from reconstruction.pipeline import reconstruct_sample
 from reconstruction.synthetic import write_synthetic_samples
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,13 @@ def run_benchmark(
             config = load_config(
                 preset, ["fit.progress=false", "export.overlay=false", *(overrides or [])]
             )
+            session = Session.create(config)
             rows, times, failed = [], [], 0
             for folder in samples:
                 out = work_dir / f"{preset}_{noise}" / folder.name
                 start = time.perf_counter()
                 try:
-                    reconstruct_sample(folder, out, config)
+                    reconstruct_sample(folder, out, config, session=session)
                 except (HoifitError, MeshError) as error:
                     log.error("%s %s %s failed: %s", preset, noise, folder.name, error)
                     failed += 1

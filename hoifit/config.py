@@ -1,12 +1,17 @@
-"""Typed configuration: dataclasses, YAML presets in `configs/`, command-line overrides.
+"""The root config: typed dataclasses, YAML presets shipped in `hoifit/configs/`, overrides.
 
 A preset is a YAML file holding any subset of the fields of `HoifitConfig`; what it leaves out
 keeps the dataclass default. Overrides are `section.field=value` strings whose value is parsed as
-YAML (`body.backend=smplx`, `render.sigma=0.5`). The resolved config is written next to every
-result (`save_config`), so any result can be reproduced with `--config that/config.yaml`.
+YAML (`body.backend=smplx`, `fit.sigma=0.5`). The config is checked while it is parsed: unknown
+keys, values of the wrong type, unknown names (loss terms, variables, backends, devices) and
+values out of range are a one-line `ConfigError` naming the field, before any model loads. This
+module and the stage configs it imports load no torch, so that check takes a fraction of a
+second. The resolved config is written next to every result (`save_config`), so any result can
+be reproduced with `--config that/config.yaml`.
 """
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,10 +23,18 @@ from contact.config import ContactStageConfig
 from optim.config import FitConfig
 from perception.config import PerceptionConfig
 from reconstruction.atomic_io import atomic_write_text
-from reconstruction.errors import HoifitError
+from reconstruction.camera_config import CameraConfig
+from reconstruction.errors import ConfigError, HoifitError
 from retrieval.config import RetrievalConfig
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+"""The presets, shipped with the package."""
+
+BODY_BACKENDS = ("anny", "smplx", "smpl")
+"""`reconstruction.body_models.BACKENDS`, restated here so that parsing needs no torch (a test
+keeps the two equal)."""
+GENDERS = ("neutral", "male", "female")
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @dataclass
@@ -38,35 +51,13 @@ class BodyConfig:
     model_dir: str | None = None
     gender: str = "neutral"
 
-
-@dataclass
-class CameraConfig:
-    """Intrinsics when the sample gives none.
-
-    The first field that is set wins, then the image's EXIF, then the default field of view
-    (`reconstruction.camera.DEFAULT_FOV_DEG`).
-
-    Attributes:
-        focal_px: focal length in pixels.
-        fov_deg: horizontal field of view in degrees.
-    """
-
-    focal_px: float | None = None
-    fov_deg: float | None = None
-
-
-@dataclass
-class RenderConfig:
-    """Renderer settings.
-
-    Attributes:
-        sigma: soft-silhouette edge width in px^2 (smaller is sharper and cheaper).
-        max_image_size: longer image side used inside the pipeline; larger images are downscaled
-            with the intrinsics adjusted.
-    """
-
-    sigma: float = 0.3
-    max_image_size: int = 512
+    def __post_init__(self):
+        if self.backend not in BODY_BACKENDS:
+            raise ConfigError(
+                f"backend must be one of {', '.join(BODY_BACKENDS)}, got {self.backend!r}"
+            )
+        if self.gender not in GENDERS:
+            raise ConfigError(f"gender must be one of {', '.join(GENDERS)}, got {self.gender!r}")
 
 
 @dataclass
@@ -76,10 +67,18 @@ class ExportConfig:
     Attributes:
         contact_threshold: contact probability at which a vertex is coloured as in contact.
         overlay: write `overlay.png` and `side.png`.
+        max_image_size: longer side of the overlay images; a larger photo is downscaled.
     """
 
     contact_threshold: float = 0.5
     overlay: bool = True
+    max_image_size: int = 512
+
+    def __post_init__(self):
+        if not 0 <= self.contact_threshold <= 1:
+            raise ConfigError(f"contact_threshold must be in [0, 1], got {self.contact_threshold}")
+        if not self.max_image_size >= 16:
+            raise ConfigError(f"max_image_size must be at least 16, got {self.max_image_size}")
 
 
 @dataclass
@@ -93,7 +92,6 @@ class HoifitConfig:
 
     body: BodyConfig = field(default_factory=BodyConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
-    render: RenderConfig = field(default_factory=RenderConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     perception: PerceptionConfig = field(default_factory=PerceptionConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
@@ -101,6 +99,10 @@ class HoifitConfig:
     fit: FitConfig = field(default_factory=FitConfig)
     device: str = "auto"
     seed: int = 0
+
+    def __post_init__(self):
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
 
 def preset_names() -> list[str]:
@@ -131,7 +133,7 @@ def load_config(name_or_path: str = "default", overrides: list[str] | None = Non
     for override in overrides or []:
         key, sep, value = override.partition("=")
         if not sep or not key:
-            raise HoifitError(f"override {override!r} must look like section.field=value")
+            raise ConfigError(f"override {override!r} must look like section.field=value")
         node = data
         *parents, leaf = key.split(".")
         for part in parents:
@@ -145,7 +147,7 @@ def load_config(name_or_path: str = "default", overrides: list[str] | None = Non
 
 def _index(node: list, part: str, override: str) -> int:
     if not part.isdigit() or int(part) >= len(node):
-        raise HoifitError(f"override {override!r}: {part!r} is not an index below {len(node)}")
+        raise ConfigError(f"override {override!r}: {part!r} is not an index below {len(node)}")
     return int(part)
 
 
@@ -153,23 +155,27 @@ def _child(node, part: str, override: str):
     if isinstance(node, list):
         return node[_index(node, part, override)]
     if not isinstance(node, dict) or not isinstance(node.get(part, {}), dict | list):
-        raise HoifitError(f"override {override!r}: {part!r} is not a section")
+        raise ConfigError(f"override {override!r}: {part!r} is not a section")
     return node.setdefault(part, {})
 
 
 def from_dict(cls, data: dict, where: str = ""):
     """Build dataclass `cls` from a nested dict, checking keys and value types."""
     if not isinstance(data, dict):
-        raise HoifitError(f"config section {where or 'root'!r} must be a mapping, got {data!r}")
+        raise ConfigError(f"config section {where or 'root'!r} must be a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
     if unknown:
-        raise HoifitError(
+        raise ConfigError(
             f"unknown config key '{where}{sorted(unknown)[0]}'; valid keys here: "
             f"{', '.join(sorted(names))}"
         )
-    return cls(**{key: _convert(value, hints[key], f"{where}{key}") for key, value in data.items()})
+    values = {key: _convert(value, hints[key], f"{where}{key}") for key, value in data.items()}
+    try:
+        return cls(**values)
+    except ConfigError as error:
+        raise ConfigError(f"config {where.rstrip('.') or 'root'}: {error}") from None
 
 
 def _convert(value, hint, key: str):
@@ -188,7 +194,7 @@ def _convert(value, hint, key: str):
             return float(value)
         if kind in (int, str, bool) and type(value) is kind:
             return value
-    raise HoifitError(f"config key {key!r} must be {_type_name(hint)}, got {value!r}")
+    raise ConfigError(f"config key {key!r} must be {_type_name(hint)}, got {value!r}")
 
 
 def _type_name(hint) -> str:

@@ -4,16 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from perception.body_init import initialize_body
-from reconstruction.body_models import build_body_model
+from optim.body_init import initialize_body
 from reconstruction.camera import project_points
 from reconstruction.errors import HoifitError
 from reconstruction.synthetic import make_scene
 
 
 @pytest.fixture(scope="module")
-def body_model():
-    return build_body_model("anny")
+def body_model(anny):
+    return anny
 
 
 @pytest.fixture(scope="module")

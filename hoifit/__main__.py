@@ -1,0 +1,5 @@
+import sys
+
+from hoifit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,204 @@
+"""The sample-folder store: reads a folder once, says which stages are missing, writes results.
+
+A sample folder (`reconstruction.sample_io`) holds one image and whatever is known about it.
+Stages take arrays and return typed results; only this module writes their results into the
+folder, and it keeps the in-memory `Sample` in step, so a folder is read once per run. The
+skip rule lives here alone: a stage runs when its output is missing (`missing_stages`).
+"""
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from perception.run import PerceptionResult
+from reconstruction.camera import Camera
+from reconstruction.camera_config import CameraConfig
+from reconstruction.errors import HoifitError
+from reconstruction.image_io import IMAGE_SUFFIXES, find_image, load_image
+from reconstruction.object_model import ObjectMesh
+from reconstruction.sample_io import (
+    CAMERA_FILE,
+    BodyInit,
+    Sample,
+    SampleContact,
+    read_sample,
+    write_body_init,
+    write_camera,
+    write_contact,
+    write_depth,
+    write_detection,
+    write_keypoints,
+    write_object_mesh,
+)
+
+log = logging.getLogger(__name__)
+
+STAGES = ("perception", "body_init", "retrieval", "contact")
+"""The stages that fill a sample folder, in the order they run."""
+
+
+def sample_folder_for(path: str | Path, out_dir: str | Path) -> Path:
+    """The sample folder of an input: the folder itself, or `<out>/<stem>/` for an image.
+
+    The image is checked before anything is written, then copied into the new folder under its
+    own name (which may carry the object's name, `chair__0001.jpg`).
+
+    Raises:
+        HoifitError: the path does not exist or is neither a folder nor a readable image.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise HoifitError(f"{path} does not exist: pass an image file or a sample folder")
+    if path.is_dir():
+        return path
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise HoifitError(f"{path} is neither a folder nor an image ({', '.join(IMAGE_SUFFIXES)})")
+    load_image(path)
+    folder = Path(out_dir) / path.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / path.name).exists():
+        shutil.copyfile(path, folder / path.name)
+    return folder
+
+
+def object_name_from(folder: Path) -> str | None:
+    """The object name in `<object>__<id>` of the folder's or its image's name, else None."""
+    names = [folder.name]
+    try:
+        image = find_image(folder) if folder.is_dir() else None
+    except HoifitError:
+        image = None
+    if image is not None:
+        names.append(image.stem)
+    for name in names:
+        if "__" in name and name.split("__")[0]:
+            return name.split("__")[0].replace("_", " ")
+    return None
+
+
+class SampleStore:
+    """One sample folder, read once, with the stage results written into it.
+
+    Args:
+        folder: the sample folder.
+        camera: intrinsics to use when the folder has no camera.json.
+        object_name: the object's name when the user gives it; else from the folder's name.
+
+    Attributes:
+        folder: the sample folder.
+        sample: what the folder holds, kept in step with every write.
+        object_name: the object's name, or None when nothing names it.
+    """
+
+    def __init__(
+        self, folder: Path, camera: CameraConfig | None = None, object_name: str | None = None
+    ):
+        self.folder = Path(folder)
+        self.sample: Sample = read_sample(self.folder, camera)
+        self.object_name = (
+            object_name or self.sample.object_category or object_name_from(self.folder)
+        )
+
+    def missing_stages(self, object_mesh_given: bool, contact_model: bool) -> list[str]:
+        """The stages whose outputs the folder lacks, in `STAGES` order.
+
+        - perception: a mask is missing, or both the body initialization and the keypoints;
+        - body_init: no body initialization (PICO's osx_human.npz counts);
+        - retrieval: no object mesh and none given (`--object-mesh`);
+        - contact: a contact model is configured and the folder holds no body contact.
+
+        Args:
+            object_mesh_given: the user passed a mesh.
+            contact_model: a contact model is configured.
+        """
+        sample = self.sample
+        contact = sample.contact
+        has_contact = contact is not None and (
+            contact.body_contact is not None or contact.pairs is not None
+        )
+        needed = {
+            "perception": sample.person_mask is None
+            or sample.object_mask is None
+            or (sample.body_init is None and sample.keypoints_2d is None),
+            "body_init": sample.body_init is None,
+            "retrieval": sample.object_mesh is None and not object_mesh_given,
+            "contact": contact_model and not has_contact,
+        }
+        return [stage for stage in STAGES if needed[stage]]
+
+    def perception_request(self) -> dict:
+        """What perception must find: `run_perception` keyword arguments."""
+        sample = self.sample
+        return {
+            "object_name": self.object_name,
+            "object_box": sample.object_bbox,
+            "person_box": sample.person_bbox,
+            "want_keypoints": sample.keypoints_2d is None,
+            "want_depth": sample.depth is None,
+        }
+
+    def write_perception(self, result: PerceptionResult) -> list[str]:
+        """Write what perception found and the folder lacked; returns the files written.
+
+        A focal length from the depth model becomes camera.json unless the folder has one.
+        """
+        sample, written = self.sample, []
+        for kind, detection, attribute in (
+            ("object", result.object, "object"),
+            ("human", result.person, "person"),
+        ):
+            if detection is not None and getattr(sample, f"{attribute}_mask") is None:
+                write_detection(self.folder, kind, detection.mask, detection.box)
+                setattr(sample, f"{attribute}_mask", detection.mask)
+                setattr(sample, f"{attribute}_bbox", detection.box)
+                written.append(f"{kind}_detection.npz")
+        if result.keypoints_2d is not None and sample.keypoints_2d is None:
+            write_keypoints(self.folder, result.keypoints_2d)
+            sample.keypoints_2d = np.asarray(result.keypoints_2d, np.float32).reshape(17, 3)
+            written.append("keypoints_2d.json")
+        if result.depth is not None and sample.depth is None:
+            write_depth(self.folder, result.depth)
+            sample.depth = np.asarray(result.depth, np.float32)
+            written.append("depth.npz")
+        if result.focal_px is not None and not (self.folder / CAMERA_FILE).is_file():
+            height, width = sample.image.shape[:2]
+            sample.camera = Camera.from_focal(result.focal_px, width, height)
+            write_camera(self.folder, sample.camera)
+            written.append(CAMERA_FILE)
+        return written
+
+    def write_body_init(self, body_init: BodyInit) -> None:
+        """Write body_init.npz."""
+        write_body_init(self.folder, body_init)
+        self.sample.body_init = body_init
+
+    def write_object_mesh(self, mesh: ObjectMesh) -> None:
+        """Write object.obj (the mesh in PICO's rotated frame, as `Sample.object_mesh`)."""
+        write_object_mesh(self.folder, mesh)
+        self.sample.object_mesh = mesh
+
+    def write_contact(
+        self, body: np.ndarray, topology: str, object_contact: np.ndarray | None
+    ) -> SampleContact:
+        """Write predicted per-vertex contact to contact.npz.
+
+        Object contact the prediction lacks is kept from the folder's contact.
+
+        Args:
+            body: (V,) body contact on the mesh of `topology`.
+            topology: "anny", "smplx" or "smpl".
+            object_contact: (Vo,) object contact, or None.
+        """
+        old = self.sample.contact
+        if object_contact is None and old is not None:
+            object_contact = old.object_contact
+        contact = SampleContact(
+            body_contact=np.asarray(body, dtype=np.float32),
+            body_topology=topology,
+            object_contact=None if object_contact is None else np.asarray(object_contact),
+        )
+        write_contact(self.folder, contact)
+        self.sample.contact = contact
+        return contact
