@@ -2,21 +2,12 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from perception.preprocess import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    cxcywh_to_xyxy,
-    normalize,
-    pad_batch,
-    read_processor_config,
-    resize,
-    shortest_edge_size,
-    to_uint8_rgb,
-)
+from perception.preprocess import to_uint8_rgb
 
 
 @dataclass
@@ -40,45 +31,30 @@ class Detector:
     Args:
         model: a `GroundingDinoForObjectDetection`.
         tokenizer: its (BERT) tokenizer.
+        processor: its `GroundingDinoImageProcessorPil`.
         device: where the model runs.
-        shortest_edge: input size of the shorter image side.
-        longest_edge: cap on the longer image side.
-        mean: normalization mean (RGB, [0, 1] scale).
-        std: normalization standard deviation.
     """
 
-    def __init__(
-        self,
-        model,
-        tokenizer,
-        device: torch.device,
-        shortest_edge: int = 800,
-        longest_edge: int = 1333,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-    ):
+    def __init__(self, model, tokenizer, processor, device: torch.device):
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
+        self.processor = processor
         self.device = device
-        self.shortest_edge = shortest_edge
-        self.longest_edge = longest_edge
-        self.mean, self.std = mean, std
 
     @classmethod
     def from_pretrained(cls, folder: Path, device: torch.device) -> "Detector":
-        """Load a checkpoint folder (config, weights, tokenizer, optional preprocessor config)."""
-        from transformers import AutoTokenizer, GroundingDinoForObjectDetection
+        """Load a checkpoint folder (config, weights, tokenizer, preprocessor config)."""
+        from transformers import (
+            AutoTokenizer,
+            GroundingDinoForObjectDetection,
+            GroundingDinoImageProcessorPil,
+        )
 
-        settings = read_processor_config(folder)
-        size = settings.get("size", {})
         return cls(
             GroundingDinoForObjectDetection.from_pretrained(folder),
             AutoTokenizer.from_pretrained(folder),
+            GroundingDinoImageProcessorPil.from_pretrained(folder),
             device,
-            shortest_edge=size.get("shortest_edge", 800),
-            longest_edge=size.get("longest_edge", 1333),
-            mean=settings.get("image_mean", IMAGENET_MEAN),
-            std=settings.get("image_std", IMAGENET_STD),
         )
 
     def detect(
@@ -104,57 +80,69 @@ class Detector:
         if not labels:
             raise ValueError("Grounding DINO needs at least one label")
         images = [to_uint8_rgb(image) for image in images]
-        inputs = []
-        for image in images:
-            size = shortest_edge_size(*image.shape[:2], self.shortest_edge, self.longest_edge)
-            inputs.append(normalize(resize(image, size), self.mean, self.std))
-        pixel_values, pixel_mask = pad_batch(inputs)
-        input_ids, spans = self._prompt(labels)
+        inputs = self.processor(images, return_tensors="pt", input_data_format="channels_last")
+        input_ids, token_labels = self._prompt(labels)
         input_ids = input_ids.expand(len(images), -1).to(self.device)
         outputs = self.model(
-            pixel_values=pixel_values.to(self.device),
-            pixel_mask=pixel_mask.to(self.device),
+            pixel_values=inputs["pixel_values"].to(self.device),
+            pixel_mask=inputs["pixel_mask"].to(self.device),
             input_ids=input_ids,
             attention_mask=torch.ones_like(input_ids),
             token_type_ids=torch.zeros_like(input_ids),
         )
-        token_probs = outputs.logits.sigmoid()[..., : input_ids.shape[1]]  # (B, Q, T)
-        # A query's score for a label is its best score over the label's tokens.
-        label_probs = torch.stack(
-            [token_probs[..., start:end].amax(-1) for start, end in spans], dim=-1
-        )  # (B, Q, L)
-        scores, label_index = label_probs.max(-1)  # (B, Q)
+        # Only the labels' own tokens may score a query ([CLS], the dots and [SEP] may not), so a
+        # query's score is its best label token, and that token names its label.
+        logits = outputs.logits.float()  # (B, Q, max_text_len)
+        on_label = torch.zeros(logits.shape[-1], dtype=torch.bool)
+        on_label[: len(token_labels)] = torch.from_numpy(token_labels >= 0)
+        found = self.processor.post_process_object_detection(
+            SimpleNamespace(
+                logits=logits.masked_fill(~on_label.to(logits.device), float("-inf")),
+                pred_boxes=outputs.pred_boxes.float(),
+            ),
+            threshold=threshold,
+            target_sizes=[image.shape[:2] for image in images],
+        )
         results = []
-        for b, image in enumerate(images):
+        for image, result in zip(images, found, strict=True):
             height, width = image.shape[:2]
-            boxes = cxcywh_to_xyxy(outputs.pred_boxes[b].float().cpu().numpy(), width, height)
-            keep = torch.nonzero(scores[b] > threshold).flatten().tolist()
-            keep.sort(key=lambda q: -float(scores[b, q]))
+            order = torch.argsort(result["scores"], descending=True, stable=True).cpu()
+            scores = result["scores"].cpu()[order].tolist()
+            tokens = result["labels"].cpu()[order].numpy()
+            boxes = result["boxes"].cpu()[order].numpy()
+            # Predicted boxes may reach past the image border.
+            boxes = np.clip(boxes, 0, [width, height, width, height]).astype(np.float32)
             results.append(
                 [
-                    Detection(labels[int(label_index[b, q])], boxes[q], float(scores[b, q]))
-                    for q in keep
+                    Detection(labels[token_labels[token]], box, score)
+                    for token, box, score in zip(tokens, boxes, scores, strict=True)
                 ]
             )
         return results
 
-    def _prompt(self, labels: list[str]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
-        """Token ids of "label. label." and each label's token span [start, end).
+    def _prompt(self, labels: list[str]) -> tuple[torch.Tensor, np.ndarray]:
+        """Token ids of "label. label." and the label index of each token.
 
-        Tokenizing label by label gives the spans exactly, whatever the tokenizer.
+        Tokenizing label by label tells exactly which tokens belong to which label, whatever the
+        tokenizer.
+
+        Returns:
+            input ids (1, T) and (T,) int64: the index in `labels` of each token, -1 for [CLS],
+            the dots and [SEP].
         """
         tokenizer = self.tokenizer
         ids = [] if tokenizer.cls_token_id is None else [tokenizer.cls_token_id]
+        owners = [-1] * len(ids)
         dot = tokenizer.convert_tokens_to_ids(".")
-        spans = []
-        for label in labels:
+        for index, label in enumerate(labels):
             tokens = tokenizer(label.lower().strip(), add_special_tokens=False)["input_ids"]
-            spans.append((len(ids), len(ids) + max(len(tokens), 1)))
-            ids.extend(tokens or [tokenizer.unk_token_id])
-            ids.append(dot)
+            tokens = tokens or [tokenizer.unk_token_id]
+            ids.extend([*tokens, dot])
+            owners.extend([index] * len(tokens) + [-1])
         if tokenizer.sep_token_id is not None:
             ids.append(tokenizer.sep_token_id)
+            owners.append(-1)
         max_len = self.model.config.max_text_len
         if len(ids) > max_len:
             raise ValueError(f"the labels need {len(ids)} tokens; Grounding DINO takes {max_len}")
-        return torch.tensor([ids]), spans
+        return torch.tensor([ids]), np.array(owners, np.int64)

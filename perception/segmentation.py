@@ -4,18 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from perception.preprocess import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    longest_edge_size,
-    normalize,
-    pad_batch,
-    read_processor_config,
-    resize,
-    to_uint8_rgb,
-)
+from perception.preprocess import to_uint8_rgb
 
 
 class Segmenter:
@@ -23,29 +13,23 @@ class Segmenter:
 
     Args:
         model: a `SamModel`.
+        processor: a `SamProcessor` (with a `SamImageProcessorPil`): it resizes and pads the
+            images, scales the boxes with them and upsamples the masks back.
         device: where the model runs.
-        mean: normalization mean (RGB, [0, 1] scale).
-        std: normalization standard deviation.
     """
 
-    def __init__(self, model, device: torch.device, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    def __init__(self, model, processor, device: torch.device):
         self.model = model.to(device).eval()
+        self.processor = processor
         self.device = device
-        self.input_size = model.config.vision_config.image_size
-        self.mean, self.std = mean, std
 
     @classmethod
     def from_pretrained(cls, folder: Path, device: torch.device) -> "Segmenter":
-        """Load a checkpoint folder."""
-        from transformers import SamModel
+        """Load a checkpoint folder (config, weights, preprocessor config)."""
+        from transformers import SamImageProcessorPil, SamModel, SamProcessor
 
-        settings = read_processor_config(folder)
-        return cls(
-            SamModel.from_pretrained(folder),
-            device,
-            mean=settings.get("image_mean", IMAGENET_MEAN),
-            std=settings.get("image_std", IMAGENET_STD),
-        )
+        processor = SamProcessor(image_processor=SamImageProcessorPil.from_pretrained(folder))
+        return cls(SamModel.from_pretrained(folder), processor, device)
 
     def segment(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Segment the object in each box.
@@ -67,30 +51,29 @@ class Segmenter:
         count = max(len(b) for b in boxes)
         if count == 0:
             return [np.zeros((0, *image.shape[:2]), bool) for image in images]
-        inputs, prompts, sizes = [], [], []
-        for image, image_boxes in zip(images, boxes, strict=True):
-            size = longest_edge_size(*image.shape[:2], self.input_size)
-            factor = size[1] / image.shape[1], size[0] / image.shape[0]
-            inputs.append(normalize(resize(image, size), self.mean, self.std))
-            scaled = image_boxes * np.array([*factor, *factor], np.float32)
-            # Images with fewer boxes repeat a box; the extra masks are dropped below.
-            filler = scaled[:1] if len(scaled) else np.zeros((1, 4), np.float32)
-            prompts.append(np.concatenate([scaled, np.repeat(filler, count - len(scaled), 0)]))
-            sizes.append(size)
-        pixel_values, _ = pad_batch(inputs, (self.input_size, self.input_size))
+        # Images with fewer boxes repeat a box, since a batch needs as many boxes per image;
+        # the extra masks are dropped below.
+        prompts = []
+        for image_boxes in boxes:
+            filler = image_boxes[:1] if len(image_boxes) else np.zeros((1, 4), np.float32)
+            prompts.append(
+                np.concatenate([image_boxes, filler.repeat(count - len(image_boxes), 0)])
+            )
+        inputs = self.processor(
+            images=images,
+            input_boxes=[p.tolist() for p in prompts],
+            input_data_format="channels_last",
+            return_tensors="pt",
+        )
         outputs = self.model(
-            pixel_values=pixel_values.to(self.device),
-            input_boxes=torch.from_numpy(np.stack(prompts)).to(self.device),
+            pixel_values=inputs["pixel_values"].to(self.device),
+            # The processor scales the boxes in float64.
+            input_boxes=inputs["input_boxes"].float().to(self.device),
             multimask_output=False,
         )
-        low_res = outputs.pred_masks[:, :, 0].float()  # (B, N, h, w)
-        padded = F.interpolate(
-            low_res, (self.input_size, self.input_size), mode="bilinear", align_corners=False
+        masks = self.processor.post_process_masks(
+            outputs.pred_masks.float().cpu(),  # (B, N, 1, h, w)
+            inputs["original_sizes"],
+            inputs["reshaped_input_sizes"],
         )
-        masks = []
-        for b, image in enumerate(images):
-            height, width = sizes[b]
-            cropped = padded[b : b + 1, : len(boxes[b]), :height, :width]
-            full = F.interpolate(cropped, image.shape[:2], mode="bilinear", align_corners=False)
-            masks.append((full[0] > 0).cpu().numpy())
-        return masks
+        return [m[: len(b), 0].numpy() for m, b in zip(masks, boxes, strict=True)]

@@ -1,8 +1,8 @@
 """A minimal CLIP embedder for galleries: images and texts to L2-normalized vectors.
 
 The gallery accepts any object with `embed_images` and `embed_texts` (see `Embedder`), so this
-one can be swapped for another wrapper. Image preprocessing follows the model's processor config
-(resize the shortest side, centre crop, normalize with its mean and std) in numpy and PIL.
+one can be swapped for another wrapper. Images are preprocessed by transformers'
+`CLIPImageProcessorPil` with the model's processor config.
 """
 
 import logging
@@ -11,7 +11,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from PIL import Image
 
 from reconstruction.errors import HoifitError
 
@@ -22,9 +21,6 @@ DEFAULT_CLIP_MODEL = "openai/clip-vit-base-patch32"
 
 DOWNLOAD_HINT = "python scripts/download_weights.py clip"
 """The command that fetches the CLIP weights; named in the missing-weight error."""
-
-OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @runtime_checkable
@@ -45,10 +41,11 @@ class ClipEmbedder:
         model_name: the path or hub id the model was loaded from.
         dim: D, the size of the joint embedding.
         device: torch device the model runs on.
+        processor: the model's `CLIPImageProcessorPil`.
     """
 
     def __init__(self, model_name_or_path=DEFAULT_CLIP_MODEL, device="cpu", batch_size: int = 32):
-        """Load the model, its tokenizer and its preprocessing settings.
+        """Load the model, its tokenizer and its image processor.
 
         Args:
             model_name_or_path: a folder written by `save_pretrained` or a hub id.
@@ -79,12 +76,12 @@ class ClipEmbedder:
                 f"get it with `{DOWNLOAD_HINT}` or pass a local folder"
             ) from error
         self.dim = int(self.model.config.projection_dim)
-        self._preprocess = _preprocess_settings(
+        self.processor = _image_processor(
             self.model_name, int(self.model.config.vision_config.image_size)
         )
 
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
-        """Resize, centre-crop and normalize images as the model's processor would.
+        """Resize, centre-crop and normalize images with the model's image processor.
 
         Args:
             images: N (H, W, 3) uint8 RGB images (a (H, W) grey image is expanded to RGB).
@@ -92,7 +89,6 @@ class ClipEmbedder:
         Returns:
             (N, 3, S_h, S_w) float32 pixel values on CPU.
         """
-        shortest, (crop_h, crop_w), mean, std = self._preprocess
         batch = []
         for image in images:
             image = np.asarray(image)
@@ -100,15 +96,10 @@ class ClipEmbedder:
                 image = np.repeat(image[..., None], 3, axis=-1)
             if image.ndim != 3 or image.shape[-1] != 3 or image.size == 0:
                 raise ValueError(f"expected (H, W, 3) RGB images, got shape {image.shape}")
-            pil = Image.fromarray(image.astype(np.uint8, copy=False))
-            scale = shortest / min(pil.size)
-            size = (max(crop_w, round(pil.width * scale)), max(crop_h, round(pil.height * scale)))
-            pil = pil.resize(size, Image.Resampling.BICUBIC)
-            left, top = (pil.width - crop_w) // 2, (pil.height - crop_h) // 2
-            pil = pil.crop((left, top, left + crop_w, top + crop_h))
-            pixels = (np.asarray(pil, dtype=np.float32) / 255 - mean) / std  # (S_h, S_w, 3)
-            batch.append(pixels.transpose(2, 0, 1))
-        return torch.from_numpy(np.stack(batch).astype(np.float32))
+            batch.append(image.astype(np.uint8, copy=False))
+        return self.processor(batch, return_tensors="pt", input_data_format="channels_last")[
+            "pixel_values"
+        ]
 
     @torch.no_grad()
     def embed_images(self, images: list[np.ndarray]) -> np.ndarray:
@@ -158,25 +149,19 @@ def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-def _preprocess_settings(model_name: str, image_size: int):
-    """(shortest edge, (crop h, crop w), mean (3,), std (3,)) from the processor config.
+def _image_processor(model_name: str, image_size: int):
+    """The model's `CLIPImageProcessorPil`.
 
-    Falls back to OpenAI CLIP's settings at the vision tower's input size where the model has
-    no processor config (a bare `save_pretrained` of the model).
+    Falls back to OpenAI CLIP's settings (the class defaults) at the vision tower's input size
+    where the model has no processor config (a bare `save_pretrained` of the model).
     """
-    from transformers.image_processing_base import ImageProcessingMixin
+    from transformers import CLIPImageProcessorPil
 
     try:
-        config, _ = ImageProcessingMixin.get_image_processor_dict(model_name)
+        return CLIPImageProcessorPil.from_pretrained(model_name)
     except (OSError, ValueError):
-        config = {}
-    if not config:
         logger.info("%s has no image processor config; using OpenAI CLIP's", model_name)
-    size = config.get("size", image_size)
-    if isinstance(size, dict):
-        size = size.get("shortest_edge") or min(size.get("height", 0), size.get("width", 0))
-    crop = config.get("crop_size", size)
-    crop = (crop["height"], crop["width"]) if isinstance(crop, dict) else (crop, crop)
-    mean = np.asarray(config.get("image_mean", OPENAI_CLIP_MEAN), dtype=np.float32)
-    std = np.asarray(config.get("image_std", OPENAI_CLIP_STD), dtype=np.float32)
-    return int(size or image_size), (int(crop[0]), int(crop[1])), mean, std
+        return CLIPImageProcessorPil(
+            size={"shortest_edge": image_size},
+            crop_size={"height": image_size, "width": image_size},
+        )

@@ -1,16 +1,7 @@
-import json
-
 import numpy as np
 import pytest
 
 from tests.perception import tiny_models
-
-# Small input sizes keep the tiny models fast; real checkpoints ship their own.
-PROCESSOR_SIZES = {
-    "grounding_dino": {"size": {"shortest_edge": 48, "longest_edge": 80}},
-    "rt_detr": {"size": {"height": 64, "width": 64}},
-    "depth_anything": {"size": {"height": 28, "width": 28}},
-}
 
 
 @pytest.fixture(scope="session")
@@ -27,10 +18,7 @@ def tiny_folders(tmp_path_factory):
         "vitpose",
         "clip",
     ):
-        folder = getattr(tiny_models, f"save_{name}")(root / name)
-        if name in PROCESSOR_SIZES:
-            (folder / "preprocessor_config.json").write_text(json.dumps(PROCESSOR_SIZES[name]))
-        folders[name] = folder
+        folders[name] = getattr(tiny_models, f"save_{name}")(root / name)
     return folders
 
 
