@@ -21,6 +21,8 @@ setup(
         "anny>=0.6",
         "transformers>=5.0",
         "tokenizers>=0.20",
+        "sentencepiece>=0.2",
+        "psutil>=5.9",
         "peft>=0.13",
         "accelerate>=1.0",
         "huggingface_hub>=0.24",

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from reconstruction.errors import ConfigError
+
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 """Names accepted by `ContactModelConfig.dtype` -> torch dtype names (torch is imported only
 when the dtype is asked for, so that configs parse without it)."""
@@ -65,9 +67,27 @@ class ContactStageConfig:
     """The contact stage of the pipeline.
 
     Attributes:
-        checkpoint: a trained model (`trainable.pt` written by `scripts/train_contact.py`,
-            which also records the base VLM and SAM); None leaves contact to what the sample
-            folder holds (annotations or an earlier prediction).
+        checkpoint: a trained model: a `trainable.pt` written by `scripts/train_contact.py`
+            (which also records the base VLM and SAM), or a folder converted from a published
+            InteractVLM release by `scripts/convert_interactvlm.py`; None leaves contact to what
+            the sample folder holds (annotations or an earlier prediction).
+        interactvlm_data: InteractVLM's `data/` folder (canonical body renders and maps), which
+            its human-contact checkpoints need.
+        inference_type: how an InteractVLM checkpoint answers: "generate" (greedy, the
+            published evaluation) or "forward" (teacher forcing with `answer`).
+        answer: the answer "forward" feeds, with `[SEG]` where the mask token goes, e.g. "The
+            contacting body parts are hands, and the contact region is [SEG]."
     """
 
     checkpoint: str | None = None
+    interactvlm_data: str | None = None
+    inference_type: str = "generate"
+    answer: str | None = None
+
+    def __post_init__(self):
+        if self.inference_type not in ("generate", "forward"):
+            raise ConfigError(
+                f"inference_type must be generate or forward, got {self.inference_type!r}"
+            )
+        if self.inference_type == "forward" and not self.answer:
+            raise ConfigError("inference_type forward needs an answer (contact.answer=...)")

@@ -96,10 +96,10 @@ def _load(loader, name: str, what: str, **kwargs):
         ) from error
 
 
-def _quantization(config: ContactModelConfig) -> BitsAndBytesConfig | None:
+def _quantization(config: ContactModelConfig, device: torch.device) -> BitsAndBytesConfig | None:
     if config.quantization is None:
         return None
-    if importlib.util.find_spec("bitsandbytes") is None:
+    if device.type != "cuda" or importlib.util.find_spec("bitsandbytes") is None:
         raise ImportError(
             f"quantization={config.quantization!r} needs bitsandbytes (pip install bitsandbytes) "
             "and a CUDA GPU; use quantization=None otherwise"
@@ -183,11 +183,11 @@ class ContactVLM(nn.Module):
 
         Raises:
             FileNotFoundError: a checkpoint is neither a local folder nor reachable on the hub.
-            ImportError: quantization was asked for without bitsandbytes.
+            ImportError: quantization was asked for without bitsandbytes or off a CUDA GPU.
         """
         tokenizer = _load(AutoTokenizer, config.vlm, "LLaVA tokenizer")
         tokenizer.add_tokens([config.body_token, config.object_token], special_tokens=True)
-        quantization = _quantization(config)
+        quantization = _quantization(config, torch.device(device))
         vlm = _load(
             LlavaForConditionalGeneration,
             config.vlm,

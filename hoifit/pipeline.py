@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from contact.inference import predict_contact
+from contact.interactvlm import InteractVLM, predict_interactvlm_contact
 from hoifit.config import HoifitConfig, save_config
 from hoifit.fit_inputs import prepare_fit_inputs
 from hoifit.registry import Models
@@ -109,16 +110,42 @@ def complete_sample(
     if object_mesh is not None:
         sample.object_mesh = load_object_mesh(object_mesh)
     if "contact" in missing:
-        prediction = predict_contact(
-            models("contact"),
-            sample.image,
-            store.object_name or "object",
-            body_model,
-            sample.object_mesh,
-        )
-        store.write_contact(prediction.body, body_model.name, prediction.object)
+        _predict_contact(store, config, body_model, models("contact"))
         done["contact"] = True
     return done
+
+
+def _predict_contact(store: SampleStore, config: HoifitConfig, body_model, model) -> None:
+    """Predict contact and write it into the sample folder.
+
+    A ContactVLM predicts on the body in use; an InteractVLM checkpoint on SMPL's vertices, which
+    the fitting moves to the body in use when it has the body's SMPL mesh.
+    """
+    sample, name = store.sample, store.object_name or "object"
+    if not isinstance(model, InteractVLM):
+        prediction = predict_contact(model, sample.image, name, body_model, sample.object_mesh)
+        store.write_contact(prediction.body, body_model.name, prediction.object)
+        return
+    smpl_known = body_model.name == "smpl" or (
+        sample.body_init is not None and sample.body_init.smpl_vertices is not None
+    )
+    if not smpl_known:
+        raise HoifitError(
+            f"sample {sample.name}: InteractVLM predicts contact on SMPL's vertices, and "
+            f"body.backend={body_model.name} has no SMPL mesh of this body to move it to: "
+            "run with --set body.backend=smpl (SMPL files in HOIFIT_SMPLX_DIR)"
+        )
+    contact = config.contact
+    prediction = predict_interactvlm_contact(
+        model,
+        sample.image,
+        name,
+        object_mesh=sample.object_mesh,
+        interactvlm_data=contact.interactvlm_data,
+        inference_type=contact.inference_type,
+        answer=contact.answer,
+    )
+    store.write_contact(prediction.body_contact, prediction.topology, prediction.object_contact)
 
 
 def _loss_log_csv(rows: list[dict]) -> str:

@@ -236,11 +236,18 @@ def _default_builder(name: str) -> Builder:
 
 
 def load_contact(checkpoint: str, device=None):
-    """A trained contact model: a `trainable.pt` written by `scripts/train_contact.py`.
+    """A trained contact model.
+
+    Either a `trainable.pt` written by `scripts/train_contact.py`, or a folder converted from an
+    InteractVLM release (`scripts/convert_interactvlm.py`).
 
     Raises:
         HoifitError: the checkpoint does not exist or is not a contact checkpoint.
     """
+    from contact.interactvlm import is_interactvlm_checkpoint, load_interactvlm
+
+    if is_interactvlm_checkpoint(checkpoint):
+        return load_interactvlm(checkpoint, device or "cpu")
     from contact.inference import load_contact_model
 
     return load_contact_model(checkpoint, device)

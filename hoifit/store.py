@@ -180,14 +180,14 @@ class SampleStore:
         self.sample.object_mesh = mesh
 
     def write_contact(
-        self, body: np.ndarray, topology: str, object_contact: np.ndarray | None
+        self, body: np.ndarray | None, topology: str, object_contact: np.ndarray | None
     ) -> SampleContact:
         """Write predicted per-vertex contact to contact.npz.
 
         Object contact the prediction lacks is kept from the folder's contact.
 
         Args:
-            body: (V,) body contact on the mesh of `topology`.
+            body: (V,) body contact on the mesh of `topology`, or None (an object-only model).
             topology: "anny", "smplx" or "smpl".
             object_contact: (Vo,) object contact, or None.
         """
@@ -195,8 +195,8 @@ class SampleStore:
         if object_contact is None and old is not None:
             object_contact = old.object_contact
         contact = SampleContact(
-            body_contact=np.asarray(body, dtype=np.float32),
-            body_topology=topology,
+            body_contact=None if body is None else np.asarray(body, dtype=np.float32),
+            body_topology=None if body is None else topology,
             object_contact=None if object_contact is None else np.asarray(object_contact),
         )
         write_contact(self.folder, contact)

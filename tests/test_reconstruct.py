@@ -107,6 +107,20 @@ def test_folder_of_samples_goes_on_after_a_failure(tmp_path, capsys):
     assert not (out / "box__broken").exists()
 
 
+def test_workers_share_a_folder_of_samples(tmp_path, capsys):
+    root = tmp_path / "samples"
+    for name in ("chair__a", "chair__b"):
+        shutil.copytree(EXAMPLE, root / name)
+        (root / name / f"{EXAMPLE.name}.png").rename(root / name / f"{name}.png")
+    out = tmp_path / "out"
+    args = [str(root), "--out", str(out), "--workers", "2", *QUICK, "--set", "export.overlay=false"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "chair__a: ok" in printed and "chair__b: ok" in printed
+    for name in ("chair__a", "chair__b"):
+        assert json.loads((out / name / "metrics.json").read_text())["status"] == "ok"
+
+
 @pytest.mark.parametrize(
     "setup, message",
     [

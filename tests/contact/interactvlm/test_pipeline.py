@@ -1,0 +1,46 @@
+"""`reconstruct.py` with a converted InteractVLM checkpoint as `contact.checkpoint`."""
+
+import json
+
+import pytest
+
+from reconstruct import main
+from reconstruction.sample_io import read_sample
+from tests.cli_args import QUICK
+from tests.contact.test_contact_stage import sample_without_contact
+
+
+@pytest.mark.slow
+def test_converted_checkpoint_predicts_smpl_contact_in_the_pipeline(
+    tmp_path, smplx_dir, gen_checkpoint, data_dir
+):
+    folder = sample_without_contact(tmp_path, smplx_dir)
+    out = tmp_path / "out"
+    settings = {
+        "body.backend": "smpl",
+        "body.model_dir": smplx_dir,
+        "export.overlay": "false",
+        "contact.checkpoint": gen_checkpoint,
+        "contact.interactvlm_data": data_dir,
+        "contact.inference_type": "forward",
+        "contact.answer": "'The contacting body parts are hands, and the contact region is [SEG].'",
+    }
+    args = [str(folder), "--out", str(out), *QUICK]
+    for key, value in settings.items():
+        args += ["--set", f"{key}={value}"]
+    assert main(args) == 0
+    assert json.loads((out / "metrics.json").read_text())["stages_run"]["contact"] is True
+    contact = read_sample(folder).contact
+    assert contact.body_topology == "smpl" and contact.body_contact.shape == (6890,)
+
+
+def test_anny_without_an_smpl_body_is_refused_in_one_line(tmp_path, gen_checkpoint, data_dir):
+    from reconstruction.synthetic import write_synthetic_samples
+
+    folder = write_synthetic_samples(tmp_path / "samples", 1, seed=2, image_size=(64, 64))[0]
+    (folder / "contact.npz").unlink()
+    (folder / "corresponding_contacts.json").unlink()
+    args = [str(folder), "--out", str(tmp_path / "out"), *QUICK]
+    args += ["--set", f"contact.checkpoint={gen_checkpoint}"]
+    args += ["--set", f"contact.interactvlm_data={data_dir}"]
+    assert main(args) == 2
