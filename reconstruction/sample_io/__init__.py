@@ -9,7 +9,8 @@ format in its docstring:
 
 - PICO-db's files, read as PICO writes them: the image `<folder>.jpg` (`image_file`),
   `osx_human.npz` (`osx_human`), `human_detection.npz|json` and `object_detection.npz|json`
-  (`detection_file`), `object.obj` in PICO's rotated frame (`object_file`) and
+  (`detection_file`), `object.obj` in PICO's rotated frame (`object_file`), its up axis and
+  units when not y-up metres (`object_frame_file`) and
   `corresponding_contacts.json`, paired contact and body contact without object points
   (`pico_contacts`).
 - hoifit's own files: `camera.json` (`camera_file`), `depth.npz` (`depth_file`),
@@ -41,6 +42,11 @@ from reconstruction.sample_io.image_file import write_image
 from reconstruction.sample_io.keypoints_file import write_keypoints
 from reconstruction.sample_io.npz import npz_bytes
 from reconstruction.sample_io.object_file import write_object_mesh
+from reconstruction.sample_io.object_frame_file import (
+    OBJECT_FRAME_FILE,
+    ObjectFrame,
+    write_object_frame,
+)
 from reconstruction.sample_io.pico_contacts import write_pairs
 from reconstruction.sample_io.sample import (
     CAMERA_FILE,
@@ -63,6 +69,8 @@ __all__ = [
     "DEPTH_FILE",
     "DETECTION_STEMS",
     "KEYPOINTS_FILES",
+    "OBJECT_FRAME_FILE",
+    "ObjectFrame",
     "BodyInit",
     "ContactPairs",
     "GroundTruth",
@@ -85,6 +93,7 @@ __all__ = [
     "write_ground_truth",
     "write_image",
     "write_keypoints",
+    "write_object_frame",
     "write_object_mesh",
     "write_pairs",
     "write_sample",

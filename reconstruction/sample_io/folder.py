@@ -13,6 +13,11 @@ from reconstruction.sample_io.detection_file import read_detection, write_detect
 from reconstruction.sample_io.image_file import find_sample_image, write_image
 from reconstruction.sample_io.keypoints_file import read_keypoints, write_keypoints
 from reconstruction.sample_io.object_file import read_object_mesh, write_object_mesh
+from reconstruction.sample_io.object_frame_file import (
+    OBJECT_FRAME_FILE,
+    read_object_frame,
+    write_object_frame,
+)
 from reconstruction.sample_io.osx_human import read_osx_human
 from reconstruction.sample_io.sample import (
     BODY_INIT_FILE,
@@ -93,6 +98,9 @@ def read_sample(folder: str | Path, camera_config: CameraConfig | None = None) -
         keypoints_2d=read_keypoints(folder),
         body_init=_read_body_init(folder),
         contact=read_contact(folder, object_mesh),
+        object_frame=read_object_frame(folder / OBJECT_FRAME_FILE)
+        if (folder / OBJECT_FRAME_FILE).is_file()
+        else None,
     )
 
 
@@ -122,6 +130,8 @@ def write_sample(folder: str | Path, sample: Sample, detection_format: str = "np
     write_camera(folder, sample.camera)
     if sample.object_mesh is not None:
         write_object_mesh(folder, sample.object_mesh)
+    if sample.object_frame is not None:
+        write_object_frame(folder, sample.object_frame)
     for kind, mask, bbox in (
         ("human", sample.person_mask, sample.person_bbox),
         ("object", sample.object_mask, sample.object_bbox),

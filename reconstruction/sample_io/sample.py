@@ -14,6 +14,7 @@ import numpy as np
 
 from reconstruction.camera import Camera
 from reconstruction.object_model import ObjectMesh
+from reconstruction.sample_io.object_frame_file import ObjectFrame
 
 CAMERA_FILE = "camera.json"
 DEPTH_FILE = "depth.npz"
@@ -164,6 +165,8 @@ class Sample:
         keypoints_2d: (17, 3) float32 COCO-17 (u, v, confidence), or None.
         body_init: the initial body, or None.
         contact: contact annotations or estimates, or None.
+        object_frame: the object mesh's up axis and units when object_frame.json gives
+            them (else the mesh is y-up metres).
     """
 
     name: str
@@ -180,6 +183,7 @@ class Sample:
     keypoints_2d: np.ndarray | None = None
     body_init: BodyInit | None = None
     contact: SampleContact | None = None
+    object_frame: ObjectFrame | None = None
 
 
 @dataclass

@@ -565,3 +565,17 @@ def test_a_folder_without_image_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(HoifitError, match="no image"):
         read_sample(tmp_path / "empty")
+
+
+def test_object_frame_round_trip_and_errors(tmp_path):
+    from reconstruction.sample_io import ObjectFrame, write_object_frame
+    from reconstruction.sample_io.object_frame_file import read_object_frame
+
+    write_object_frame(tmp_path, ObjectFrame(up="+z", units="cm"))
+    assert read_object_frame(tmp_path / "object_frame.json") == ObjectFrame("+z", "cm")
+    (tmp_path / "object_frame.json").write_text('{"up": "z"}')
+    with pytest.raises(HoifitError, match="object_frame.json: object up axis must be one of"):
+        read_object_frame(tmp_path / "object_frame.json")
+    (tmp_path / "object_frame.json").write_text('{"up": "+y", "scale": 2}')
+    with pytest.raises(HoifitError, match="expected"):
+        read_object_frame(tmp_path / "object_frame.json")
