@@ -41,6 +41,8 @@ BODY_ONLY_LOSSES = {
     "depth",
 }
 """Terms that can be evaluated before the object exists (`depth` then covers the body alone)."""
+ROOT_VARIABLES = {"body_orient", "body_translation"}
+"""Body variables that move the body rigidly (see `SceneLosses.body`)."""
 TORSO_KEYPOINTS = (5, 6, 11, 12)
 """COCO-17 shoulders and hips (`keypoints_torso`)."""
 CONTACT_LIMBS = {
@@ -147,9 +149,33 @@ class SceneLosses:
         self.image_diag = math.hypot(*inputs.image_size)
         self.with_object = True
 
-    def body(self, state: FitState) -> BodyOutput:
-        """Body model output for the state."""
-        return self.inputs.body_model(state.body_params())
+    def body(self, state: FitState, local: BodyOutput | None = None) -> BodyOutput:
+        """Body model output for the state.
+
+        Args:
+            state: the variables.
+            local: the body posed at the origin without its global rotation (`local_body`),
+                when only the root moves: the body is then that one rotated and moved, which
+                is exact (the root is at the origin there) and far cheaper than the model.
+        """
+        if local is None:
+            return self.inputs.body_model(state.body_params())
+        rotation = rotation_6d_to_matrix(state.body_orient6d)  # (B, 3, 3)
+        shift = state.body_transl[:, None]  # (B, 1, 3)
+        return BodyOutput(
+            vertices=local.vertices @ rotation.transpose(1, 2) + shift,
+            joints=local.joints @ rotation.transpose(1, 2) + shift,
+            faces=local.faces,
+        )
+
+    def local_body(self, state: FitState) -> BodyOutput:
+        """The state's body at the origin, unrotated (root joint at the origin), no gradient."""
+        params = state.body_params()
+        count = params.batch_size
+        params.global_orient = torch.eye(3, device=params.transl.device).expand(count, 3, 3)
+        params.transl = torch.zeros_like(params.transl)
+        with torch.no_grad():
+            return self.inputs.body_model(params)
 
     def __call__(
         self, state: FitState, weights: dict[str, float], body: BodyOutput, body_moves: bool
@@ -335,6 +361,8 @@ def run_stage(
         setattr(state, name, tensor.detach().clone())
     params = _trainable(state, stage, joint_mask)
     body_moves = bool(set(BODY_VARIABLES) & set(stage.optimize))
+    root_only = body_moves and set(stage.optimize) & set(BODY_VARIABLES) <= ROOT_VARIABLES
+    local = scene.local_body(state) if root_only else None
     frozen_body = None
     if not body_moves:
         with torch.no_grad():
@@ -354,7 +382,7 @@ def run_stage(
     )
     for iteration in bar:
         optimizer.zero_grad(set_to_none=True)
-        body = scene.body(state) if body_moves else frozen_body
+        body = scene.body(state, local) if body_moves else frozen_body
         terms = scene(state, stage.weights, body, body_moves)
         per_hypothesis = sum(
             (stage.weights[name] * value for name, value in terms.items()),
@@ -523,20 +551,34 @@ class BodyFitResult:
     log: list[dict]
 
 
-def fit_body(inputs: FitInputs, stages: list[StageConfig], config: FitConfig) -> BodyFitResult:
+def fit_body(
+    inputs: FitInputs,
+    stages: list[StageConfig],
+    config: FitConfig,
+    keep: int | None = None,
+    log_prior: Tensor | None = None,
+) -> BodyFitResult:
     """Fit B body hypotheses to the image alone, as one batch, and keep the best.
+
+    After the first stage only the `keep` best hypotheses go on (the first stage is meant to be
+    cheap, e.g. the root against the keypoints; the later ones render silhouettes).
 
     Args:
         inputs: observations; `body_init` holds the B starting bodies; the object fields may be
             None (only the body's terms are evaluated).
         stages: a body-only schedule (`BodyInitConfig.stages`).
         config: the fitting's resolution-dependent settings (`sigma`) and `progress`.
+        keep: hypotheses kept after the first stage; None keeps all.
+        log_prior: (B,) added to each hypothesis' loss when ranking them (e.g. the negative
+            log prior probability of its pose for the object's category); None adds nothing.
 
     Returns:
-        The kept body and what happened.
+        The kept body and what happened; `index` and `totals` refer to the B hypotheses
+        (`totals` is inf for those dropped after the first stage).
 
     Raises:
         ValueError: a stage moves the object.
+        HoifitError: every hypothesis diverged.
     """
     for stage in stages:
         if set(OBJECT_VARIABLES) & set(stage.optimize):
@@ -546,18 +588,32 @@ def fit_body(inputs: FitInputs, stages: list[StageConfig], config: FitConfig) ->
     state = FitState.create(inputs.body_init, placeholder)
     scene = SceneLosses(inputs, config)
     scene.with_object = False
+    prior = torch.zeros(count) if log_prior is None else log_prior.detach().float().cpu()
+    alive = torch.arange(count)
     joint_mask = torch.zeros(inputs.body_model.num_body_joints, dtype=torch.bool)
     reports, rows = [], []
     totals = torch.zeros(count)
-    for stage in stages:
+    for index, stage in enumerate(stages):
         report, totals = run_stage(state, stage, scene, joint_mask, config.progress, rows)
+        totals = totals.cpu()
         reports.append(report)
         if report.status == "rolled_back" and not torch.isfinite(totals).any():
             raise HoifitError(
                 f"the body fit diverged in stage {stage.name!r} (non-finite loss); check the "
                 "keypoints and the person mask"
             )
-    best = int(torch.argmin(totals))
+        if index == 0 and keep is not None and keep < len(alive):
+            order = torch.argsort(totals + prior[alive])[:keep]
+            state = state.select(order.tolist())
+            scene.init_pose = scene.init_pose[order.to(scene.init_pose.device)]
+            alive, totals = alive[order], totals[order]
+    best = int(torch.argmin(totals + prior[alive]))
+    all_totals = torch.full((count,), math.inf)
+    all_totals[alive] = totals
     return BodyFitResult(
-        body=state.select(best).body_params(), index=best, totals=totals, stages=reports, log=rows
+        body=state.select(best).body_params(),
+        index=int(alive[best]),
+        totals=all_totals,
+        stages=reports,
+        log=rows,
     )

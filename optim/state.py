@@ -108,9 +108,13 @@ class FitState:
         """1, or K when each hypothesis has a body of its own (a body fitted alone)."""
         return self.body_transl.shape[0]
 
-    def select(self, index: int) -> "FitState":
-        """A new state keeping only hypothesis `index` (and its body, when bodies are many)."""
-        keep = slice(index, index + 1)
+    def select(self, index: int | list[int]) -> "FitState":
+        """A new state keeping some hypotheses (and their bodies, when bodies are many).
+
+        Args:
+            index: one hypothesis, or a list of them (in the new order).
+        """
+        keep = slice(index, index + 1) if isinstance(index, int) else list(index)
         many = self.num_bodies > 1
         return FitState(
             **{

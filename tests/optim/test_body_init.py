@@ -106,3 +106,22 @@ def test_facing_hypotheses_turn_about_the_vertical(body_model, scene):
     assert torch.allclose(up, torch.tensor([0.0, -1.0, 0.0]).expand(4, 3), atol=1e-5)
     relative = rotations[0].T @ rotations[2]
     assert torch.isclose(torch.diagonal(relative).sum(), torch.tensor(-1.0), atol=1e-5)
+
+
+def test_a_root_only_stage_moves_the_body_rigidly_as_the_model_does(body_model, scene):
+    from optim.fitter import SceneLosses
+    from optim.state import FitState
+    from reconstruction.object_model import ObjectPose
+
+    start = facing_hypotheses(
+        body_model, scene.truth.keypoints_2d, scene.sample.camera, distance=2.5, turns=3
+    )
+    start.body_pose = start.body_pose + 0.2 * torch.randn_like(start.body_pose)
+    camera, _ = working_camera(scene.sample.camera, 64)
+    inputs = FitInputs(body_model=body_model, body_init=start, K=camera.K(), image_size=(64, 64))
+    state = FitState.create(start, ObjectPose.identity(3))
+    scene_losses = SceneLosses(inputs, FitConfig())
+    full = scene_losses.body(state)
+    rigid = scene_losses.body(state, scene_losses.local_body(state))
+    torch.testing.assert_close(rigid.vertices, full.vertices, atol=1e-5, rtol=0)
+    torch.testing.assert_close(rigid.joints, full.joints, atol=1e-5, rtol=0)
