@@ -6,6 +6,7 @@ so a misspelt key, loss or backend is a one-line error with exit status 2 at onc
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,13 @@ def _reconstruct_parser(subparsers) -> None:
     parser.add_argument("--out", help="output folder (default: outputs/<input name>)")
     parser.add_argument("--object-mesh", help="object mesh to use (obj, ply, glb, off)")
     parser.add_argument(
+        "--object-up",
+        type=_up_axis,
+        metavar="AXIS",
+        help="the object mesh's up axis: x, y, z, +x, ... (negative ones as --object-up=-z); "
+        "overrides object_frame.json (default: its up, else +y)",
+    )
+    parser.add_argument(
         "--object", help="name of the object to look for (default: from NAME__id file names)"
     )
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the config)")
@@ -46,6 +54,12 @@ def _reconstruct_parser(subparsers) -> None:
     )
 
 
+def _up_axis(text: str) -> str:
+    """'z' -> '+z': an axis without a sign points along itself (checked after parsing)."""
+    text = text.strip().lower()
+    return text if text[:1] in "+-" else f"+{text}"
+
+
 def reconstruct_command(args: argparse.Namespace) -> int:
     """Build the config, run the pipeline; returns the exit status.
 
@@ -58,7 +72,12 @@ def reconstruct_command(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     # Imported only now: torch and the models take seconds to import.
     from hoifit.pipeline import reconstruct
-    from reconstruction.object_model import MeshError
+    from reconstruction.object_model import UP_TO_Y, MeshError
+
+    if args.object_up is not None and args.object_up not in UP_TO_Y:
+        raise HoifitError(
+            f"--object-up must be one of {', '.join(UP_TO_Y)}, got {args.object_up!r}"
+        )
 
     out = Path(args.out) if args.out else Path("outputs") / Path(args.input).resolve().stem
     try:
@@ -69,6 +88,7 @@ def reconstruct_command(args: argparse.Namespace) -> int:
             object_mesh=args.object_mesh,
             object_name=args.object,
             workers=args.workers,
+            object_up=args.object_up,
         )
     except (MeshError, FileNotFoundError) as error:
         raise HoifitError(str(error)) from error
@@ -86,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     _reconstruct_parser(subparsers)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not sys.stderr.isatty():
+        # In a log, a progress bar (transformers' weight loading, the hub) writes a line per
+        # refresh; the stages write one line each instead. Worker processes inherit this.
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         return reconstruct_command(args)
     except HoifitError as error:

@@ -1,11 +1,15 @@
-"""From a sample folder's contents to the fitting's inputs: resampling, topology, checks."""
+"""From a sample folder's contents to the fitting's inputs: resampling, topology, the floor."""
+
+import logging
 
 import numpy as np
 import torch
 import trimesh
 
 from optim.config import FitConfig
+from optim.floor import body_up, estimate_floor
 from optim.inputs import FitInputs
+from optim.size_priors import is_ground_standing
 from reconstruction.body_models import BodyModel
 from reconstruction.errors import HoifitError
 from reconstruction.resample import resample_depth, resample_map, scale_keypoints, working_camera
@@ -13,11 +17,31 @@ from reconstruction.sample_io import Sample, merge_body_contact_vertices
 from reconstruction.sdf import compute_sdf_grid
 from reconstruction.topology import nearest_vertex_map, transfer_indices, transfer_values
 
+log = logging.getLogger(__name__)
+
 
 def prepare_fit_inputs(
-    sample: Sample, body_model: BodyModel, config: FitConfig, device: torch.device, seed: int = 0
+    sample: Sample,
+    body_model: BodyModel,
+    config: FitConfig,
+    device: torch.device,
+    seed: int = 0,
+    category: str | None = None,
 ) -> FitInputs:
     """Everything the fitting needs from a sample, at the fitting resolution, on `device`.
+
+    The object mesh is taken as it is in the sample (y-up metres once the pipeline has
+    normalized it). The floor is that of the initial body's feet, refined from the depth map
+    outside the person and object masks where there is one (`optim.floor.estimate_floor`).
+
+    Args:
+        sample: the sample, complete.
+        body_model: the body model in use.
+        config: the fitting's configuration.
+        device: where the tensors go.
+        seed: seed of the object's surface samples.
+        category: the object's category when known otherwise than from the folder's name (the
+            user's `--object`); else `sample.object_category`.
 
     Raises:
         HoifitError: no object mesh, no body initialization, a body initialization or contact
@@ -42,7 +66,8 @@ def prepare_fit_inputs(
     dtype = torch.float32
     body_init = body_model.params_from_npz(init.params).to(device, dtype)
     with torch.no_grad():
-        init_vertices = body_model(body_init).vertices[0].cpu().numpy()
+        init_body = body_model(body_init).vertices[0]
+    init_vertices = init_body.cpu().numpy()
 
     camera, scale = working_camera(sample.camera, config.resolution)
     size = (camera.height, camera.width)
@@ -54,6 +79,27 @@ def prepare_fit_inputs(
     keypoints = None
     if sample.keypoints_2d is not None:
         keypoints = scale_keypoints(sample.keypoints_2d, scale, device)
+
+    exclude = None
+    for m in (sample.person_mask, sample.object_mask):
+        if m is not None:
+            exclude = (mask(m) > 0) if exclude is None else exclude | (mask(m) > 0)
+    floor = estimate_floor(
+        init_body,
+        body_up(body_init.to_matrices().global_orient[0]),
+        body_model.parts.get("feet"),
+        depth,
+        camera.K(device=device, dtype=dtype),
+        exclude,
+    )
+    category = category or sample.object_category
+    log.info(
+        "floor from the %s: normal %s, the camera %.2f m above it%s",
+        floor.source,
+        [round(float(x), 3) for x in floor.plane[:3]],
+        float(floor.plane[3]),
+        f" ({floor.inliers} depth points)" if floor.inliers else "",
+    )
 
     mesh = sample.object_mesh
     surface = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
@@ -121,7 +167,9 @@ def prepare_fit_inputs(
         pair_body_vertex=tensor(pair_body, torch.long),
         pair_object_face=tensor(pair_face, torch.long),
         pair_object_bary=tensor(pair_bary),
-        category=sample.object_category,
+        category=category,
+        floor=floor.plane,
+        ground_standing=is_ground_standing(category),
     )
 
 

@@ -62,17 +62,20 @@ def complete_sample(
     body_model: BodyModel,
     models: Models,
     object_mesh: str | Path | None = None,
+    object_up: str | None = None,
 ) -> dict:
     """Run perception, body initialization, retrieval and contact for what the folder lacks.
 
     Contact is predicted only when `contact.checkpoint` names a trained model and the folder
     holds no body contact (annotations are kept as they are); object contact is predicted on
     the object mesh with it. `store.sample` ends complete, its mesh replaced by `object_mesh`
-    (read as is) when given.
+    (read as is) when given. Before contact is predicted, the mesh is brought to y-up metres in
+    memory (`SampleStore.normalize_object_mesh`): `object_up` or the folder's object_frame.json
+    (which describes the folder's object.obj, not `object_mesh`) gives its up axis.
 
     Returns:
         What ran: {"perception": summary or None, "body_init": bool, "retrieval": match or
-        None, "contact": bool}.
+        None, "contact": bool, "object_frame": what normalizing the mesh did}.
     """
     done = {"perception": None, "body_init": False, "retrieval": None, "contact": False}
     missing = store.missing_stages(object_mesh is not None, bool(config.contact.checkpoint))
@@ -95,6 +98,7 @@ def complete_sample(
             sample.person_mask,
             sample.depth,
             config.fit,
+            category=store.object_name,
         )
         store.write_body_init(BodyInit(body_model.name, body_model.to_npz_dict(params)))
         done["body_init"] = True
@@ -109,6 +113,8 @@ def complete_sample(
         )
     if object_mesh is not None:
         sample.object_mesh = load_object_mesh(object_mesh)
+        sample.object_frame = None
+    done["object_frame"] = store.normalize_object_mesh(object_up)
     if "contact" in missing:
         _predict_contact(store, config, body_model, models("contact"))
         done["contact"] = True
@@ -198,6 +204,7 @@ def reconstruct_sample(
     object_mesh=None,
     object_name: str | None = None,
     session: Session | None = None,
+    object_up: str | None = None,
 ) -> dict:
     """Reconstruct one sample and write its exports, config, loss log and metrics.
 
@@ -208,6 +215,8 @@ def reconstruct_sample(
         object_mesh: a mesh file that replaces the sample's object mesh.
         object_name: the object's name, when the folder's name does not give it.
         session: shared by the samples of a run; built from `config` when None.
+        object_up: the object mesh's up axis (+x, -x, +y, -y, +z, -z), overriding
+            object_frame.json, or None.
 
     Returns:
         The metrics written to `metrics.json`.
@@ -216,9 +225,16 @@ def reconstruct_sample(
     session = session or Session.create(config)
     body_model = session.body_model
     store = SampleStore(sample_folder_for(path, out_dir), config.camera, object_name)
-    stages = complete_sample(store, config, body_model, session.models, object_mesh)
+    stages = complete_sample(store, config, body_model, session.models, object_mesh, object_up)
     sample = store.sample
-    inputs = prepare_fit_inputs(sample, body_model, config.fit, session.device, seed=config.seed)
+    inputs = prepare_fit_inputs(
+        sample,
+        body_model,
+        config.fit,
+        session.device,
+        seed=config.seed,
+        category=store.object_name,
+    )
     prepared = time.perf_counter()
     result = fit(inputs, config.fit, seed=config.seed)
     _check_finite(result, sample.name)
@@ -234,7 +250,10 @@ def reconstruct_sample(
         object_faces=sample.object_mesh.faces,
         body_backend=body_model.name,
         body_params=body_model.to_npz_dict(result.body),
-        object_pose=pose_to_json_dict(result.object_pose),
+        object_pose={
+            **pose_to_json_dict(result.object_pose),
+            "object_frame": stages["object_frame"],
+        },
         image=image,
         body_contact=None if inputs.body_contact is None else inputs.body_contact.cpu().numpy(),
         object_contact=None if contact is None else contact.object_contact,
@@ -278,6 +297,7 @@ def reconstruct(
     object_mesh=None,
     object_name: str | None = None,
     workers: int = 1,
+    object_up: str | None = None,
 ) -> list[tuple[str, str]]:
     """Reconstruct a sample, an image, or every sample in a folder of samples.
 
@@ -294,10 +314,15 @@ def reconstruct(
     """
     path = Path(path)
     if not is_sample_collection(path):
-        metrics = reconstruct_sample(path, out_dir, config, object_mesh, object_name)
+        metrics = reconstruct_sample(
+            path, out_dir, config, object_mesh, object_name, object_up=object_up
+        )
         return [(metrics["sample"], metrics["status"])]
     folders = list_samples(path)
-    jobs = [(folder, Path(out_dir) / folder.name, object_mesh, object_name) for folder in folders]
+    jobs = [
+        (folder, Path(out_dir) / folder.name, object_mesh, object_name, object_up)
+        for folder in folders
+    ]
     workers = max(1, min(workers, len(folders)))
     if workers == 1:
         session = Session.create(config)
@@ -319,9 +344,11 @@ def cpu_count() -> int:
 
 
 def _reconstruct_one(job, config: HoifitConfig, session: Session | None) -> tuple[str, str]:
-    folder, out, object_mesh, object_name = job
+    folder, out, object_mesh, object_name, object_up = job
     try:
-        metrics = reconstruct_sample(folder, out, config, object_mesh, object_name, session)
+        metrics = reconstruct_sample(
+            folder, out, config, object_mesh, object_name, session, object_up
+        )
         return folder.name, metrics["status"]
     except (HoifitError, MeshError, FileNotFoundError) as error:
         log.error("sample %s failed: %s", folder.name, error)

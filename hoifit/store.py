@@ -12,15 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
+from optim.size_priors import guess_metres_per_unit, implausible_size
 from perception.run import PerceptionResult
 from reconstruction.camera import Camera
 from reconstruction.camera_config import CameraConfig
 from reconstruction.errors import HoifitError
 from reconstruction.image_io import IMAGE_SUFFIXES, find_image, load_image
-from reconstruction.object_model import ObjectMesh
+from reconstruction.object_model import UP_TO_Y, ObjectMesh, normalize_object_frame
 from reconstruction.sample_io import (
     CAMERA_FILE,
     BodyInit,
+    ObjectFrame,
     Sample,
     SampleContact,
     read_sample,
@@ -32,6 +34,7 @@ from reconstruction.sample_io import (
     write_keypoints,
     write_object_mesh,
 )
+from reconstruction.sample_io.object_frame_file import UNITS
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,72 @@ def sample_folder_for(path: str | Path, out_dir: str | Path) -> Path:
     if not (folder / path.name).exists():
         shutil.copyfile(path, folder / path.name)
     return folder
+
+
+def normalize_object_mesh(
+    mesh: ObjectMesh, frame: ObjectFrame | None, category: str | None, up: str | None = None
+) -> tuple[ObjectMesh, dict]:
+    """A mesh in hoifit's object convention, y-up and metres, and what was done to it.
+
+    The up axis is `up` when given, else the frame's, else +y. The units are the frame's; a
+    frame saying "unknown", or no frame and a size implausible for the category in metres
+    (`optim.size_priors.implausible_size`), gets the power of ten that brings the mesh nearest
+    its category's typical size. Units that a frame states are kept, with a warning when the
+    size they give is implausible.
+
+    Args:
+        mesh: the mesh as read.
+        frame: its object_frame.json, or None (y-up metres unless implausibly sized).
+        category: the object's category, for the size prior, or None.
+        up: an up axis that overrides the frame's (`--object-up`), or None.
+
+    Returns:
+        The normalized mesh and {"up", "units", "metres_per_unit", "units_guessed",
+        "rotation_to_y_up"}: a vertex p of `mesh` is metres_per_unit * rotation_to_y_up @ p in
+        the normalized mesh (rotation row-major 3x3).
+
+    Raises:
+        HoifitError: an unknown up axis.
+    """
+    frame_up = frame.up if frame is not None else "+y"
+    units = frame.units if frame is not None else "m"
+    up = ObjectFrame(up or frame_up, units).up  # checks an axis given by the user
+    extent = float((mesh.vertices.max(0) - mesh.vertices.min(0)).max())
+    metres_per_unit = UNITS[units]
+    guessed = units == "unknown" or (
+        frame is None and extent > 0 and implausible_size(extent, category)
+    )
+    if guessed and extent > 0:
+        metres_per_unit = guess_metres_per_unit(extent, category)
+        log.info(
+            "%s: units guessed from the %s size prior: %g m per unit (largest extent %g -> %.3g m)",
+            mesh.name,
+            category or "default",
+            metres_per_unit,
+            extent,
+            extent * metres_per_unit,
+        )
+    elif metres_per_unit is None:
+        metres_per_unit = 1.0  # a mesh of zero size: nothing to guess from
+    elif extent > 0 and implausible_size(extent * metres_per_unit, category):
+        log.warning(
+            "%s: %.3g m across in the stated units (%s), far from a typical %s",
+            mesh.name,
+            extent * metres_per_unit,
+            units,
+            category or "object",
+        )
+    if up != "+y":
+        log.info("%s: up axis %s turned to +y", mesh.name, up)
+    normalized = normalize_object_frame(mesh, up, metres_per_unit)
+    record = {
+        "up": up,
+        "units": units,
+        "metres_per_unit": metres_per_unit,
+        "units_guessed": guessed,
+        "rotation_to_y_up": [list(row) for row in UP_TO_Y[up]],
+    }
+    return normalized, record
 
 
 def object_name_from(folder: Path) -> str | None:
@@ -178,6 +247,28 @@ class SampleStore:
         """Write object.obj (the mesh in PICO's rotated frame, as `Sample.object_mesh`)."""
         write_object_mesh(self.folder, mesh)
         self.sample.object_mesh = mesh
+
+    def normalize_object_mesh(self, up: str | None = None) -> dict:
+        """Bring the sample's object mesh to y-up metres in memory (`normalize_object_mesh`).
+
+        The folder's object.obj is left as it is; `sample.object_frame` becomes None, since the
+        mesh in memory is now in hoifit's convention. Set `sample.object_frame` to None first for
+        a mesh that did not come from the folder (the folder's frame describes its object.obj).
+
+        Args:
+            up: the mesh's up axis, overriding object_frame.json (`--object-up`), or None.
+
+        Returns:
+            What was done (see `normalize_object_mesh`); {} without a mesh.
+        """
+        sample = self.sample
+        if sample.object_mesh is None:
+            return {}
+        sample.object_mesh, record = normalize_object_mesh(
+            sample.object_mesh, sample.object_frame, self.object_name, up
+        )
+        sample.object_frame = None
+        return record
 
     def write_contact(
         self, body: np.ndarray | None, topology: str, object_contact: np.ndarray | None

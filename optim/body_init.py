@@ -1,10 +1,14 @@
 """Body initialization from 2D evidence: COCO-17 keypoints, the person mask and metric depth.
 
-The body's rest pose is placed in the camera frame at the person's distance and turned about
-the vertical axis by several angles at once, because keypoints alone confuse a person seen from
-the front with one seen from behind. Every hypothesis is then fitted by the body-only schedule
-of the staged fitter (`optim.config.BodyInitConfig`, run by `optim.fitter.fit_body`), and the
-one that explains the keypoints and the mask best is kept.
+Hypotheses: every pose of the interaction pose library (standing, sitting, bending, crouching,
+reaching, lying, ...; `reconstruction.interaction_library`), each placed in the camera frame at
+the person's distance and turned about the vertical axis by several angles, because keypoints
+alone confuse a person seen from the front with one seen from behind. All of them are fitted at
+once by the body-only schedule of the staged fitter (`optim.config.BodyInitConfig`, run by
+`optim.fitter.fit_body`): the first stage moves only the root against the keypoints (cheap),
+then the best few, ranked by that fit and by how likely each pose is next to the object's
+category (a chair suggests sitting), are fitted to the keypoints, the person mask and depth, and
+the best is kept.
 """
 
 import math
@@ -18,6 +22,7 @@ from optim.inputs import FitInputs
 from reconstruction.body_models import BodyModel, BodyParams
 from reconstruction.camera import Camera
 from reconstruction.errors import HoifitError
+from reconstruction.interaction_library import category_pose_weights, pose_library
 from reconstruction.resample import resample_depth, resample_map, scale_keypoints, working_camera
 from reconstruction.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
@@ -61,9 +66,14 @@ def person_distance(
 
 
 def facing_hypotheses(
-    model: BodyModel, keypoints: np.ndarray, camera: Camera, distance: float, turns: int
+    model: BodyModel,
+    keypoints: np.ndarray,
+    camera: Camera,
+    distance: float,
+    turns: int,
+    poses: BodyParams | None = None,
 ) -> BodyParams:
-    """The rest pose at the keypoints' centre and `distance`, turned about the vertical.
+    """Poses at the keypoints' centre and `distance`, each turned about the vertical.
 
     Args:
         model: the body model.
@@ -71,17 +81,25 @@ def facing_hypotheses(
         camera: intrinsics of the image.
         distance: metres along z.
         turns: T evenly spaced turns about the body's vertical axis, the first facing the camera.
+        poses: N poses in the canonical body frame (y up, facing +z; `PoseLibrary.params`);
+            None for the rest pose alone.
 
     Returns:
-        (T) axis-angle parameters in the camera frame (the body turned by pi about x into the
-        y-down frame).
+        (N * T) axis-angle parameters in the camera frame (the body turned by pi about x into
+        the y-down frame), pose-major: hypothesis i is pose i // T at turn i % T.
     """
     device, dtype = model.faces.device, model.dtype
+    poses = model.zero_params(1) if poses is None else poses
+    count = poses.batch_size
     yaw = torch.zeros(turns, 3, dtype=dtype, device=device)
     yaw[:, 1] = torch.arange(turns, dtype=dtype, device=device) * (2 * math.pi / turns)
     flip = axis_angle_to_matrix(torch.tensor([math.pi, 0.0, 0.0], dtype=dtype, device=device))
-    params = model.zero_params(turns)
-    params.global_orient = matrix_to_axis_angle(flip @ axis_angle_to_matrix(yaw))
+    own = axis_angle_to_matrix(poses.to_axis_angle().global_orient.to(device, dtype))  # (N, 3, 3)
+    orient = flip @ axis_angle_to_matrix(yaw)[None] @ own[:, None]  # (N, T, 3, 3)
+    params = poses.to_axis_angle()._map(
+        lambda t: t.to(device, dtype).repeat_interleave(turns, dim=0)
+    )
+    params.global_orient = matrix_to_axis_angle(orient.reshape(count * turns, 3, 3))
     centre = keypoints[keypoints[:, 2] > MIN_CONFIDENCE, :2].mean(0)
     params.transl = (
         torch.tensor(
@@ -93,7 +111,7 @@ def facing_hypotheses(
             dtype=dtype,
             device=device,
         )
-        .expand(turns, 3)
+        .expand(count * turns, 3)
         .clone()
     )
     return params
@@ -106,6 +124,7 @@ def initialize_body(
     person_mask: np.ndarray | None = None,
     depth: np.ndarray | None = None,
     config: FitConfig | None = None,
+    category: str | None = None,
 ) -> BodyParams:
     """Fit the body model to 2D keypoints, the person mask and depth.
 
@@ -115,8 +134,9 @@ def initialize_body(
         camera: intrinsics of the image.
         person_mask: (H, W) bool, or None.
         depth: (H, W) metres, 0 where unknown, or None.
-        config: the fitting's settings: `body_init` (turns and schedule), `resolution`,
+        config: the fitting's settings: `body_init` (hypotheses and schedule), `resolution`,
             `sigma`, `progress`.
+        category: the object's category, which weighs the library's poses; None for none.
 
     Returns:
         Body parameters (batch 1, axis-angle) in the camera frame.
@@ -133,7 +153,13 @@ def initialize_body(
             "photo where more of the person is visible or supply body_init.npz"
         )
     distance = person_distance(model, keypoints, camera, depth, person_mask)
-    start = facing_hypotheses(model, keypoints, camera, distance, body_config.turns)
+    poses, log_prior = None, None
+    if body_config.pose_library:
+        library = pose_library(model)
+        poses = library.params(model)
+        weights = torch.as_tensor(category_pose_weights(category, library), dtype=torch.float32)
+        log_prior = -body_config.prior_weight * weights.log().repeat_interleave(body_config.turns)
+    start = facing_hypotheses(model, keypoints, camera, distance, body_config.turns, poses)
     small, scale = working_camera(camera, config.resolution)
     size = (small.height, small.width)
     inputs = FitInputs(
@@ -145,4 +171,5 @@ def initialize_body(
         depth=None if depth is None else resample_depth(depth, size, device, dtype),
         keypoints_2d=scale_keypoints(keypoints, scale, device, dtype),
     )
-    return fit_body(inputs, body_config.stages, config).body.to_axis_angle().detach()
+    result = fit_body(inputs, body_config.stages, config, body_config.keep, log_prior)
+    return result.body.to_axis_angle().detach()

@@ -24,6 +24,7 @@ LOSS_NAMES = (
     "scale_prior",
     "centroid",
     "coarse_interaction",
+    "support",
 )
 """The weight keys a stage accepts; `optim.losses` documents what each measures."""
 
@@ -50,7 +51,8 @@ class ObjectInitConfig:
         num_hypotheses: rotation hypotheses tried, scored in one batch.
         upright_fraction: share of the hypotheses that keep the object's +y axis up in the image
             and only turn it about the vertical (most objects stand upright); the rest are
-            uniformly random rotations.
+            uniformly random rotations. A ground-standing object with a floor
+            (`FitInputs.ground_standing`) gets only upright turns about the floor's normal.
         keep: hypotheses kept after scoring; they are optimized together until the first stage
             that moves the body, where the best one is chosen.
         icp_steps: rigid-alignment steps of the object's contact points onto the body's.
@@ -124,7 +126,7 @@ def _default_body_stages() -> list[StageConfig]:
         StageConfig(
             name="body_root",
             optimize=["body_orient", "body_translation"],
-            weights={"keypoints_torso": 100.0},
+            weights={"keypoints_torso": 100.0, "keypoints_2d": 50.0},
             iterations=60,
             lr=0.03,
             patience=0,
@@ -149,22 +151,33 @@ def _default_body_stages() -> list[StageConfig]:
 class BodyInitConfig:
     """How a body is found when the sample has no body initialization.
 
-    The body's rest pose is placed at the person's distance (depth inside the person mask, else
-    the torso's size in pixels), turned about the vertical axis by `turns` evenly spaced angles
-    (keypoints alone confuse a person seen from the front with one seen from behind), and every
-    turn is fitted at once, as one batch, by `stages` of the same staged fitter, at the
-    fitting's resolution and sigma; the hypothesis with the lowest loss is kept.
+    Every pose of the interaction pose library (or the rest pose alone) is placed at the
+    person's distance (depth inside the person mask, else the torso's size in pixels) and
+    turned about the vertical axis by `turns` evenly spaced angles (keypoints alone confuse a
+    person seen from the front with one seen from behind). All hypotheses are fitted at once,
+    as one batch, by `stages` of the same staged fitter, at the fitting's resolution and sigma:
+    after the first stage (the root against the keypoints, cheap) only the `keep` best go on,
+    ranked by their loss plus `prior_weight` times the negative log probability of their pose
+    for the object's category; the best at the end is kept.
 
     Attributes:
-        turns: rotations about the vertical axis tried at once.
+        turns: rotations about the vertical axis tried per pose.
+        pose_library: start from the interaction pose library; False starts from the rest pose.
+        keep: hypotheses fitted on after the first stage.
+        prior_weight: weight of the category's pose prior in the ranking (0: none).
         stages: the body-only schedule (object variables and terms are not allowed).
     """
 
     turns: int = 4
+    pose_library: bool = True
+    keep: int = 4
+    prior_weight: float = 0.05
     stages: list[StageConfig] = field(default_factory=_default_body_stages)
 
     def __post_init__(self):
         _at_least("turns", self.turns, 1)
+        _at_least("keep", self.keep, 1)
+        _at_least("prior_weight", self.prior_weight, 0.0)
         for index, stage in enumerate(self.stages):
             moving = sorted(set(stage.optimize) & set(OBJECT_VARIABLES))
             if moving:

@@ -254,6 +254,9 @@ class SceneLosses:
             body_terms = self._body_terms(state, active & BODY_ONLY_LOSSES, body, count, {}, bod)
             for name, value in body_terms.items():
                 terms[name] = terms[name] + value if name in terms else value
+        if "support" in active and inputs.ground_standing and inputs.floor is not None:
+            up = pose.rotation_matrix()[:, :, 1]  # (K, 3): objects are modelled y-up
+            terms["support"] = L.support_loss(object_vertices, up, inputs.floor)
         if "scale_prior" in active:
             terms["scale_prior"] = L.scale_prior(
                 state.object_log_scale, self.object_extent, inputs.category

@@ -36,6 +36,10 @@ class FitInputs:
         pair_object_face: (P,) long object face of each pair.
         pair_object_bary: (P, 3) barycentric weights of the object point in that face.
         category: object category for the size prior, or None.
+        floor: (4,) floor plane (n, d) in the camera frame, n unit pointing up, metres
+            (`optim.floor`), or None.
+        ground_standing: the object stands on the floor (`optim.size_priors.is_ground_standing`):
+            its hypotheses stand upright on `floor` and the `support` term applies.
     """
 
     body_model: BodyModel
@@ -56,6 +60,8 @@ class FitInputs:
     pair_object_face: Tensor | None = None
     pair_object_bary: Tensor | None = None
     category: str | None = None
+    floor: Tensor | None = None
+    ground_standing: bool = False
 
     @property
     def num_pairs(self) -> int:

@@ -6,6 +6,10 @@ scale comes from the mask's extent at that depth, kept within the category's siz
 rotation hypothesis is rigidly aligned (ICP with fixed scale, batched over hypotheses) so the
 object's contact points meet the body's, and all hypotheses are scored at once by how well their
 hard silhouette matches the object mask; the best few are kept.
+
+A ground-standing object (`FitInputs.ground_standing`, with a floor) only turns about the floor's
+normal: its hypotheses stand upright, its alignment to the contact turns it about that normal
+alone, and each hypothesis is moved along the normal until it rests on the floor.
 """
 
 import math
@@ -63,6 +67,71 @@ def rotation_hypotheses(
         dim=-1,
     ).reshape(-1, 3, 3)
     return torch.cat((standing, random))
+
+
+def upright_rotations(count: int, normal: Tensor) -> Tensor:
+    """Evenly spaced turns about a floor's normal of an object modelled y-up, standing upright.
+
+    Args:
+        count: number of turns.
+        normal: (3,) unit floor normal pointing up, camera frame.
+
+    Returns:
+        (count, 3, 3) rotations, object frame to camera frame, each taking the object's +y to
+        `normal`.
+    """
+    dtype = normal.dtype
+    yaw = torch.arange(count, dtype=dtype) * (2 * math.pi / max(count, 1))
+    turns = torch.zeros(count, 3, dtype=dtype)
+    turns[:, 1] = yaw
+    standing = MODEL_TO_CAMERA.to(dtype) @ axis_angle_to_matrix(turns)  # +y to camera -y
+    level = torch.tensor([0.0, -1.0, 0.0], dtype=dtype)
+    axis = torch.linalg.cross(level, normal.cpu())
+    # Angle by atan2, not acos: exact for a level floor; (1, 0, 0) for an upside-down camera.
+    angle = torch.atan2(axis.norm(), level @ normal.cpu())
+    axis = axis / axis.norm() if axis.norm() > 1e-9 else torch.tensor([1.0, 0.0, 0.0], dtype=dtype)
+    return (axis_angle_to_matrix(axis * angle) @ standing).to(normal.device)
+
+
+def rest_on_floor(rotations: Tensor, translations: Tensor, points: Tensor, floor: Tensor) -> Tensor:
+    """Translations moved along the floor's normal so each pose's lowest point is on the floor.
+
+    Args:
+        rotations: (K, 3, 3) object rotations.
+        translations: (K, 3) camera frame, metres.
+        points: (N, 3) object-frame points at the object's scale (scale * vertices).
+        floor: (4,) plane (n, d), n unit pointing up (`optim.floor`).
+
+    Returns:
+        (K, 3) translations.
+    """
+    normal, offset = floor[:3], floor[3]
+    lowest = (points @ rotations.transpose(1, 2) @ normal).min(1).values  # (K,)
+    height = lowest + translations @ normal + offset  # (K,) of the lowest point
+    return translations - height[:, None] * normal
+
+
+def yaw_alignment(source: Tensor, target: Tensor, weights: Tensor, axis: Tensor) -> Tensor:
+    """Best rotations about one axis taking centred `source` onto centred `target` (batched).
+
+    The 1-DoF Kabsch: the angle is atan2(sum w a . (s x t), sum w s_perp . t_perp) with s_perp,
+    t_perp the parts perpendicular to the axis a.
+
+    Args:
+        source: (K, P, 3) centred points.
+        target: (K, P, 3) centred points.
+        weights: (P,) non-negative.
+        axis: (3,) unit rotation axis.
+
+    Returns:
+        (K, 3, 3) rotations about `axis` minimizing sum_p w_p |R s_p - t_p|^2.
+    """
+    w = weights[None, :, None]
+    sin = (w * torch.linalg.cross(source, target, dim=-1)).sum(1) @ axis  # (K,)
+    source_perp = source - (source @ axis)[..., None] * axis
+    target_perp = target - (target @ axis)[..., None] * axis
+    cos = (w * source_perp * target_perp).sum((1, 2))  # (K,)
+    return axis_angle_to_matrix(axis * torch.atan2(sin, cos)[:, None])
 
 
 def kabsch(source: Tensor, target: Tensor, weights: Tensor) -> Tensor:
@@ -175,18 +244,28 @@ def initialize_object(
         low, high = size * math.exp(-2 * log_std), size * math.exp(2 * log_std)
         scale = min(max(seen, low), high) / extent
 
-    rotations = rotation_hypotheses(
-        config.num_hypotheses, config.upright_fraction, generator, dtype
-    ).to(device)
+    floor = (
+        inputs.floor.to(device, dtype)
+        if inputs.ground_standing and inputs.floor is not None
+        else None
+    )
+    if floor is None:
+        rotations = rotation_hypotheses(
+            config.num_hypotheses, config.upright_fraction, generator, dtype
+        ).to(device)
+    else:
+        rotations = upright_rotations(config.num_hypotheses, floor[:3])
     count = rotations.shape[0]
     translations = center[None] - scale * (rotations @ mesh_center)
+    if floor is not None:
+        translations = rest_on_floor(rotations, translations, scale * mesh, floor)
     residual = torch.zeros(count, dtype=dtype, device=device)
     if contact is not None:
         # Both the hypotheses only moved onto the contact and their ICP-refined versions compete:
         # ICP from different starts finds different fits, but with few or nearly collinear
         # contact points it can also drag every start to one poor fit.
-        moved = _align_contacts(rotations, scale, contact, 0)
-        refined = _align_contacts(rotations, scale, contact, config.icp_steps)
+        moved = _align_contacts(rotations, scale, contact, 0, floor, mesh)
+        refined = _align_contacts(rotations, scale, contact, config.icp_steps, floor, mesh)
         rotations, translations, residual = (
             torch.cat(pair) for pair in zip(moved, refined, strict=True)
         )
@@ -209,14 +288,26 @@ def initialize_object(
     return pose, score[order]
 
 
-def _align_contacts(rotations: Tensor, scale: float, contact, steps: int):
+def _align_contacts(
+    rotations: Tensor,
+    scale: float,
+    contact,
+    steps: int,
+    floor: Tensor | None = None,
+    mesh: Tensor | None = None,
+):
     """Rigid ICP of the object's contact points onto the body's, every hypothesis at once.
+
+    With a floor, the object only turns about the floor's normal and rests on the floor: the
+    contact then places it along the floor only.
 
     Args:
         rotations: (K, 3, 3) starting rotations.
         scale: object scale (fixed).
         contact: from `_contact_sets`.
         steps: ICP iterations.
+        floor: (4,) floor plane (`optim.floor`) for a ground-standing object, or None.
+        mesh: (V, 3) object-frame vertices; needed with `floor`.
 
     Returns:
         rotations (K, 3, 3), translations (K, 3), mean residual distance (K,) in metres.
@@ -240,13 +331,18 @@ def _align_contacts(rotations: Tensor, scale: float, contact, steps: int):
         body_mean = (matched_body * w_norm[None, :, None]).sum(1)  # (K, 3)
         object_mean = (matched_object * w_norm[None, :, None]).sum(1)
         translations = body_mean - object_mean
+        if floor is not None:
+            translations = rest_on_floor(rotations, translations, scale * mesh, floor)
         residual = (
             (matched_object + translations[:, None] - matched_body).norm(dim=-1) * w_norm
         ).sum(1)
         if step == steps:
             break
-        delta = kabsch(
-            matched_object - object_mean[:, None], matched_body - body_mean[:, None], w_norm
-        )
+        centred_object = matched_object - object_mean[:, None]
+        centred_body = matched_body - body_mean[:, None]
+        if floor is None:
+            delta = kabsch(centred_object, centred_body, w_norm)
+        else:
+            delta = yaw_alignment(centred_object, centred_body, w_norm, floor[:3])
         rotations = delta @ rotations
     return rotations, translations, residual

@@ -7,6 +7,7 @@ dogs, which vary by a factor of e). Names follow COCO where COCO has the categor
 through `normalize_category`, which also knows synonyms and plurals.
 """
 
+import math
 import re
 
 SIZES: dict[str, tuple[float, float]] = {
@@ -174,6 +175,44 @@ SYNONYMS: dict[str, str] = {
 }
 """Other names -> the table's name."""
 
+GROUND_STANDING = frozenset(
+    {
+        "chair",
+        "stool",
+        "bench",
+        "couch",
+        "bed",
+        "table",
+        "desk",
+        "cabinet",
+        "shelf",
+        "toilet",
+        "bathtub",
+        "refrigerator",
+        "oven",
+        "trash can",
+        "piano",
+        "bicycle",
+        "motorcycle",
+        "car",
+        "truck",
+        "bus",
+        "wheelchair",
+        "stroller",
+        "shopping cart",
+        "horse",
+        "cow",
+        "elephant",
+    }
+)
+"""Categories that stand upright on the floor: their hypotheses stay upright and the `support`
+term keeps them on it. Things that are often carried, tilted or leant (boxes, suitcases, ladders,
+skateboards, scooters, dogs) are left free, like everything handheld."""
+
+UNIT_GUESS_FACTOR = 5.0
+"""A size more than this factor off its category's typical size, either way, is implausible
+(`implausible_size`), unless the category's own spread allows it."""
+
 DEFAULT_SIZE = (0.5, 1.0)
 """(size in metres, log std) for an unknown or missing category: a hand-held to furniture-sized
 object, with a log std of 1 (a factor of e either way costs as much as one standard deviation)."""
@@ -229,3 +268,43 @@ def typical_size(category: str | None) -> tuple[float, float]:
         return DEFAULT_SIZE
     name = normalize_category(category)
     return DEFAULT_SIZE if name is None else SIZES[name]
+
+
+def is_ground_standing(category: str | None) -> bool:
+    """Whether objects of a category stand on the floor (`GROUND_STANDING`).
+
+    Args:
+        category: a free-form category name (see `normalize_category`), or None.
+    """
+    return category is not None and normalize_category(category) in GROUND_STANDING
+
+
+def implausible_size(extent_m: float, category: str | None) -> bool:
+    """Whether a size is too far from its category's to be taken in metres as it is.
+
+    Far means beyond max(`UNIT_GUESS_FACTOR`, exp(3 log_std)) either way: a factor of 5 for a
+    chair, 20 for an unknown category (`DEFAULT_SIZE`), whose spread is wide.
+
+    Args:
+        extent_m: the largest bounding-box extent, metres, > 0.
+        category: a free-form category name, or None.
+    """
+    size, log_std = typical_size(category)
+    return abs(math.log(extent_m / size)) > max(math.log(UNIT_GUESS_FACTOR), 3 * log_std)
+
+
+def guess_metres_per_unit(extent: float, category: str | None) -> float:
+    """The power of ten that brings a mesh's size nearest its category's typical size.
+
+    For a mesh of unknown units: 1 for metres, 0.01 for centimetres, 0.001 for millimetres, and
+    0.1 or 10 for a mesh normalized to a unit box.
+
+    Args:
+        extent: the mesh's largest bounding-box extent, in its own units, > 0.
+        category: a free-form category name; None or unknown uses `DEFAULT_SIZE`.
+
+    Returns:
+        Metres per mesh unit, 10^k with k the integer nearest log10(typical size / extent).
+    """
+    size, _ = typical_size(category)
+    return 10.0 ** round(math.log10(size / extent))

@@ -6,8 +6,17 @@ sampled on the surfaces, Chamfer is the sum of the two directional mean nearest-
 distances; contact is judged on the unaligned prediction, a body vertex being in contact when
 strictly under 5 cm from an object vertex.
 
+The object may be another instance than the true one (the synthetic photo protocol): then
+rotations are compared between canonical frames (y up, metres; see `predicted_rotation`), the
+alignment for Chamfer uses the object's centroid instead of its vertices (`aligned_chamfer_cm`),
+and paired contact distance, which needs the true mesh, gives way to `contact_surface_cm`.
+
+Rotation error comes plain (`rot_err_deg`) and modulo the category's symmetry
+(`rot_err_sym_deg`, `CATEGORY_SYMMETRY`). Tilt and floor gap are judged for objects that truly
+stand on the floor (`stands_on_floor`).
+
 All functions take numpy arrays in the camera frame, metres, and return centimetres or degrees as
-their names say. Rotation error does not account for object symmetries.
+their names say.
 """
 
 import json
@@ -17,15 +26,120 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
-from reconstruction.sample_io import read_ground_truth, read_sample
+from reconstruction.sample_io import read_ground_truth
+from reconstruction.sample_io.object_file import read_object_mesh
+from reconstruction.sample_io.sample import OBJECT_FILE
+from reconstruction.synthetic.geometry import closest_points
 
 CONTACT_DISTANCE_M = 0.05
+
+FULL, AXIAL, HALF_TURN = "full", "axial", "half_turn"
+CATEGORY_SYMMETRY = {
+    "ball": FULL,
+    "bottle": AXIAL,
+    "cup": AXIAL,
+    "stool": AXIAL,
+    "bat": AXIAL,
+    "box": HALF_TURN,
+    "table": HALF_TURN,
+    "bench": HALF_TURN,
+}
+"""Rotations of its canonical frame that leave a category's object looking the same: FULL any
+rotation; AXIAL any rotation about its vertical (y) axis; HALF_TURN a half turn about it. Other
+categories (chair, bicycle, ...) have none. A cup's handle and a stool's legs are small enough to
+be taken as axial, since a photo rarely settles them."""
+
+FLOOR_TOUCH_M = 0.02
+"""An object stands on the floor when its base is this close to it ..."""
+FLOOR_UPRIGHT_DEG = 10.0
+"""... and its up axis within this angle of the floor normal."""
 
 
 def rotation_error_deg(rotation_pred: np.ndarray, rotation_gt: np.ndarray) -> float:
     """Geodesic angle between two (3, 3) rotations, degrees."""
     cos = (np.trace(rotation_pred.T @ rotation_gt) - 1) / 2
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def symmetric_rotation_error_deg(
+    rotation_pred: np.ndarray, rotation_gt: np.ndarray, symmetry: str | None
+) -> float:
+    """Smallest geodesic angle between R_pred S and R_gt over the symmetries S, degrees.
+
+    Args:
+        rotation_pred: (3, 3) predicted rotation of the canonical frame (y up).
+        rotation_gt: (3, 3) true rotation of the canonical frame.
+        symmetry: FULL, AXIAL, HALF_TURN (see `CATEGORY_SYMMETRY`) or None.
+
+    Returns:
+        Degrees. Under AXIAL the minimum over rotations about y is the angle between the two up
+        axes (a rotation's swing from y is the smallest rotation moving y where it goes).
+    """
+    if symmetry == FULL:
+        return 0.0
+    if symmetry == AXIAL:
+        return angle_between_deg(rotation_pred[:, 1], rotation_gt[:, 1])
+    error = rotation_error_deg(rotation_pred, rotation_gt)
+    if symmetry == HALF_TURN:
+        turned = rotation_pred @ np.diag([-1.0, 1.0, -1.0])
+        error = min(error, rotation_error_deg(turned, rotation_gt))
+    return error
+
+
+def angle_between_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle between two (3,) vectors, degrees."""
+    cos = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def predicted_rotation(
+    pose_rotation: np.ndarray,
+    file_vertices: np.ndarray,
+    posed_vertices: np.ndarray,
+    delivered_rotation: np.ndarray | None,
+) -> np.ndarray:
+    """The predicted rotation of the object's canonical frame (y up, metres), (3, 3).
+
+    When the sample's mesh is the true one in its canonical frame (`delivered_rotation` None)
+    this is the pose's R. Otherwise the mesh came in a file frame of its own, which the pipeline
+    normalises in a way of its choosing; the rotation from file frame to camera is then found
+    from the mesh as read and the exported one (a similarity fit, exact for a posed copy), and
+    composed with the known canonical-to-file rotation.
+
+    Args:
+        pose_rotation: (3, 3) R of the predicted object_pose.json.
+        file_vertices: (Vo, 3) the sample's object.obj as read.
+        posed_vertices: (Vo, 3) the exported, posed object.
+        delivered_rotation: (3, 3) canonical to file frame, or None.
+    """
+    if delivered_rotation is None:
+        return pose_rotation
+    _, rotation, _ = similarity_transform(file_vertices, posed_vertices)
+    return rotation @ delivered_rotation
+
+
+def stands_on_floor(object_vertices: np.ndarray, up_axis: np.ndarray, floor_plane) -> bool:
+    """Whether an object stands upright on the floor (`FLOOR_TOUCH_M`, `FLOOR_UPRIGHT_DEG`).
+
+    Args:
+        object_vertices: (Vo, 3) posed object.
+        up_axis: (3,) its canonical up axis in the camera frame.
+        floor_plane: (4,) (n, d), see `GroundTruth.floor_plane`.
+    """
+    return (
+        floor_gap_cm(object_vertices, floor_plane) < FLOOR_TOUCH_M * 100
+        and angle_between_deg(up_axis, floor_plane[:3]) < FLOOR_UPRIGHT_DEG
+    )
+
+
+def floor_gap_cm(object_vertices: np.ndarray, floor_plane: np.ndarray) -> float:
+    """|height of the object's lowest point above the floor|, cm (floating or sunk alike).
+
+    Args:
+        object_vertices: (Vo, 3) posed object.
+        floor_plane: (4,) (n, d) with n . x + d the height above the floor.
+    """
+    return float(abs((object_vertices @ floor_plane[:3] + floor_plane[3]).min()) * 100)
 
 
 def translation_error_cm(object_pred: np.ndarray, object_gt: np.ndarray) -> float:
@@ -35,30 +149,87 @@ def translation_error_cm(object_pred: np.ndarray, object_gt: np.ndarray) -> floa
 
     Args:
         object_pred: (Vo, 3) predicted object vertices.
-        object_gt: (Vo, 3) true object vertices (same mesh).
+        object_gt: (Vo', 3) true object vertices (the same mesh, or another instance).
     """
     return float(np.linalg.norm(object_pred.mean(0) - object_gt.mean(0)) * 100)
 
 
+def object_relative_to_body_cm(
+    body_pred: np.ndarray, object_pred: np.ndarray, body_gt: np.ndarray, object_gt: np.ndarray
+) -> float:
+    """Error of the object's place relative to the body, cm.
+
+    |(object centroid - body centroid) predicted - (the same) true|: a scene that is right but
+    for its distance from the camera (a wrong focal length or depth scale) scores near 0 here
+    while its translation error is large.
+
+    Args:
+        body_pred: (V, 3) predicted body vertices.
+        object_pred: (Vo, 3) predicted object vertices.
+        body_gt: (V', 3) true body vertices.
+        object_gt: (Vo', 3) true object vertices.
+    """
+    offset_pred = object_pred.mean(0) - body_pred.mean(0)
+    offset_gt = object_gt.mean(0) - body_gt.mean(0)
+    return float(np.linalg.norm(offset_pred - offset_gt) * 100)
+
+
+def body_root(params: dict[str, np.ndarray]) -> np.ndarray | None:
+    """(3,) the root joint (pelvis) of a body from its npz parameters, or None.
+
+    Only Anny's parameters say where the root is without the model: its root bone's delta holds
+    the root position in Anny's native frame (see `AnnyBody.to_npz_dict`). SMPL(-X) parameters
+    need J0(betas) from the model files, so they give None.
+    """
+    if "pose_parameters" not in params or "native_to_hoifit" not in params:
+        return None
+    return (
+        np.asarray(params["pose_parameters"])[0, 0, :3, 3]
+        @ np.asarray(params["native_to_hoifit"]).T
+    )
+
+
+def root_aligned_body_error_cm(
+    body_pred: np.ndarray,
+    body_gt: np.ndarray,
+    root_pred: np.ndarray | None = None,
+    root_gt: np.ndarray | None = None,
+) -> float:
+    """Mean vertex distance after moving the predicted body so its root meets the truth's, cm.
+
+    Args:
+        body_pred: (V, 3) predicted body vertices.
+        body_gt: (V, 3) true body vertices, same topology.
+        root_pred: (3,) predicted root joint; with `root_gt` None the mean vertices stand in.
+        root_gt: (3,) true root joint.
+    """
+    if root_pred is None or root_gt is None:
+        root_pred, root_gt = body_pred.mean(0), body_gt.mean(0)
+    aligned = body_pred - root_pred + root_gt
+    return float(np.linalg.norm(aligned - body_gt, axis=1).mean() * 100)
+
+
 def similarity_transform(
-    source: np.ndarray, target: np.ndarray
+    source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Umeyama: scale s, rotation R, translation t minimizing |s R source + t - target|^2.
+    """Umeyama: scale s, rotation R, translation t minimizing sum w |s R source + t - target|^2.
 
     Args:
         source: (N, 3) points.
         target: (N, 3) corresponding points.
+        weights: (N,) non-negative weights, or None for equal ones.
 
     Returns:
         s, R (3, 3), t (3,).
     """
-    mu_s, mu_t = source.mean(0), target.mean(0)
+    w = np.full(len(source), 1.0 / len(source)) if weights is None else weights / weights.sum()
+    mu_s, mu_t = w @ source, w @ target
     xs, xt = source - mu_s, target - mu_t
-    u, singular, vh = np.linalg.svd(xt.T @ xs / len(source))
+    u, singular, vh = np.linalg.svd((xt * w[:, None]).T @ xs)
     fix = np.eye(3)
     fix[2, 2] = np.sign(np.linalg.det(u @ vh)) or 1.0
     rotation = u @ fix @ vh
-    variance = (xs**2).sum() / len(source)
+    variance = w @ (xs**2).sum(1)
     scale = float((singular * np.diag(fix)).sum() / max(variance, 1e-12))
     return scale, rotation, mu_t - scale * rotation @ mu_s
 
@@ -99,17 +270,38 @@ def aligned_chamfer_cm(
     body_faces: np.ndarray,
     object_faces: np.ndarray,
     samples: int = 10000,
+    object_faces_gt: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Body and object Chamfer after one similarity alignment of the combined prediction.
 
-    Prediction and ground truth share topologies, so the alignment uses vertex correspondences.
+    The bodies share a topology, so the alignment uses vertex correspondences. So does the
+    object when both are one mesh. When the predicted object is another instance (other vertex
+    count) it has no correspondences; it enters the alignment as its centroid, matched to the
+    true centroid with the weight of the true object's vertex count: it pulls on the translation
+    as its vertices would, and leaves rotation and scale to the body.
+
+    Args:
+        body_pred: (V, 3) predicted body vertices.
+        object_pred: (Vo, 3) predicted object vertices.
+        body_gt: (V, 3) true body vertices.
+        object_gt: (Vo', 3) true object vertices.
+        body_faces: (F, 3) body faces.
+        object_faces: (Fo, 3) faces of the predicted object.
+        samples: surface points per mesh.
+        object_faces_gt: (Fo', 3) faces of the true object; None when it is the same mesh.
 
     Returns:
         (body Chamfer, object Chamfer) in cm.
     """
-    scale, rotation, shift = similarity_transform(
-        np.concatenate([body_pred, object_pred]), np.concatenate([body_gt, object_gt])
-    )
+    if len(object_pred) == len(object_gt):
+        source = np.concatenate([body_pred, object_pred])
+        target = np.concatenate([body_gt, object_gt])
+        weights = None
+    else:
+        source = np.concatenate([body_pred, object_pred.mean(0, keepdims=True)])
+        target = np.concatenate([body_gt, object_gt.mean(0, keepdims=True)])
+        weights = np.append(np.ones(len(body_pred)), len(object_gt))
+    scale, rotation, shift = similarity_transform(source, target, weights)
 
     def align(points):
         return scale * points @ rotation.T + shift
@@ -120,7 +312,9 @@ def aligned_chamfer_cm(
     )
     obj = chamfer_cm(
         sample_surface(align(object_pred), object_faces, samples),
-        sample_surface(object_gt, object_faces, samples, seed=1),
+        sample_surface(
+            object_gt, object_faces if object_faces_gt is None else object_faces_gt, samples, 1
+        ),
     )
     return body, obj
 
@@ -147,6 +341,32 @@ def contact_precision_recall(
     return precision, recall
 
 
+def contact_surface_cm(
+    body_pred: np.ndarray,
+    object_pred: np.ndarray,
+    object_faces: np.ndarray,
+    contact_vertices: np.ndarray,
+) -> float | None:
+    """Mean distance from the truly-in-contact body vertices to the object's surface, cm.
+
+    Needs no correspondence on the object, so it holds for another instance too. Distances are
+    unsigned: a vertex sunk into the object counts by its depth.
+
+    Args:
+        body_pred: (V, 3) predicted body vertices.
+        object_pred: (Vo, 3) predicted object vertices.
+        object_faces: (Fo, 3) their faces.
+        contact_vertices: (C,) int body vertices in contact in the ground truth.
+
+    Returns:
+        cm, or None when no vertex is in contact.
+    """
+    if len(contact_vertices) == 0:
+        return None
+    distance = closest_points(body_pred[contact_vertices], object_pred, object_faces)[0]
+    return float(np.abs(distance).mean() * 100)
+
+
 def pair_distance_cm(body_points: np.ndarray, object_points: np.ndarray) -> float | None:
     """Mean distance of paired contact points (P, 3) each, cm; None when there are no pairs."""
     if len(body_points) == 0:
@@ -156,16 +376,25 @@ def pair_distance_cm(body_points: np.ndarray, object_points: np.ndarray) -> floa
 
 METRIC_KEYS = (
     "rot_err_deg",
+    "rot_err_sym_deg",
     "trans_err_cm",
+    "obj_rel_body_cm",
+    "body_vertex_err_cm",
     "chamfer_body_cm",
     "chamfer_object_cm",
     "contact_precision",
     "contact_recall",
     "contact_dist_cm",
+    "contact_surface_cm",
     "penetration_cm",
+    "tilt_deg",
+    "floor_gap_cm",
     "mask_iou",
 )
 """Per-sample metrics; the aggregate holds the median of each over the samples that have it."""
+
+TIME_KEYS = ("time_s", "time_total_s")
+"""Seconds per sample: the fit alone, and the whole reconstruction (photo to exports)."""
 
 
 def evaluate_result(sample_folder: Path, result_folder: Path) -> dict:
@@ -177,7 +406,8 @@ def evaluate_result(sample_folder: Path, result_folder: Path) -> dict:
         result_folder: what `reconstruct.py` wrote for that sample.
 
     Returns:
-        {key: value or None for key in METRIC_KEYS} plus "sample", "time_s" and "note".
+        {key: value or None for key in METRIC_KEYS} plus "sample", the `TIME_KEYS`, "note"
+        and, with ground truth, "inputs" (`inputs_label`).
     """
     metrics = json.loads((result_folder / "metrics.json").read_text())
     pose = json.loads((result_folder / "object_pose.json").read_text())
@@ -188,6 +418,7 @@ def evaluate_result(sample_folder: Path, result_folder: Path) -> dict:
     row.update(
         sample=sample_folder.name,
         time_s=metrics["time_s"]["fit"],
+        time_total_s=metrics["time_s"].get("total"),
         penetration_cm=metrics["penetration_cm"],
         mask_iou=metrics["mask_iou"],
         note="",
@@ -197,38 +428,87 @@ def evaluate_result(sample_folder: Path, result_folder: Path) -> dict:
         row["note"] = "no 3D ground truth: pose, Chamfer and contact P/R skipped"
         row["contact_dist_cm"] = metrics["contact_dist_cm"]
         return row
-    row["rot_err_deg"] = rotation_error_deg(
-        np.asarray(pose["rotation_matrix"][0]), truth.object_rotation
+    row["inputs"] = inputs_label(truth.summary)
+    delivered = read_object_mesh(sample_folder / OBJECT_FILE)
+    true_faces = delivered.faces if truth.object_faces is None else truth.object_faces
+    rotation = predicted_rotation(
+        np.asarray(pose["rotation_matrix"][0]),
+        delivered.vertices,
+        object_pred,
+        truth.delivered_rotation,
     )
+    symmetry = CATEGORY_SYMMETRY.get(truth.object_category)
+    row["rot_err_deg"] = rotation_error_deg(rotation, truth.object_rotation)
+    row["rot_err_sym_deg"] = symmetric_rotation_error_deg(rotation, truth.object_rotation, symmetry)
     row["trans_err_cm"] = translation_error_cm(object_pred, truth.object_vertices)
-    if len(body_pred) == len(truth.body_vertices):
-        row["chamfer_body_cm"], row["chamfer_object_cm"] = aligned_chamfer_cm(
-            body_pred,
-            object_pred,
-            truth.body_vertices,
-            truth.object_vertices,
-            np.asarray(body.faces),
-            np.asarray(obj.faces),
-        )
-        row["contact_precision"], row["contact_recall"] = contact_precision_recall(
-            body_pred, object_pred, truth.body_vertices, truth.object_vertices
-        )
-        pairs = truth.pairs
-        faces = read_sample(sample_folder).object_mesh.faces
-        object_points = (object_pred[faces[pairs.object_face]] * pairs.object_bary[..., None]).sum(
-            1
-        )
-        row["contact_dist_cm"] = pair_distance_cm(body_pred[pairs.body_vertex], object_points)
-    else:
+    floor = truth.floor_plane
+    if floor is not None and stands_on_floor(
+        truth.object_vertices, truth.object_rotation[:, 1], floor
+    ):
+        if symmetry != FULL:
+            row["tilt_deg"] = angle_between_deg(rotation[:, 1], floor[:3])
+        row["floor_gap_cm"] = floor_gap_cm(object_pred, floor)
+    if len(body_pred) != len(truth.body_vertices):
         row["note"] = "body model differs from the ground truth's: body metrics skipped"
+        return row
+    row["obj_rel_body_cm"] = object_relative_to_body_cm(
+        body_pred, object_pred, truth.body_vertices, truth.object_vertices
+    )
+    with np.load(result_folder / "body_params.npz") as params:
+        root_pred = body_root(dict(params))
+    row["body_vertex_err_cm"] = root_aligned_body_error_cm(
+        body_pred, truth.body_vertices, root_pred, body_root(truth.body_params)
+    )
+    row["chamfer_body_cm"], row["chamfer_object_cm"] = aligned_chamfer_cm(
+        body_pred,
+        object_pred,
+        truth.body_vertices,
+        truth.object_vertices,
+        np.asarray(body.faces),
+        np.asarray(obj.faces),
+        object_faces_gt=true_faces,
+    )
+    row["contact_precision"], row["contact_recall"] = contact_precision_recall(
+        body_pred, object_pred, truth.body_vertices, truth.object_vertices
+    )
+    row["contact_surface_cm"] = contact_surface_cm(
+        body_pred, object_pred, np.asarray(obj.faces), np.flatnonzero(truth.body_contact > 0.5)
+    )
+    if truth.delivered_rotation is None:
+        # Pairs name faces of the true mesh: only a prediction on that mesh has their points.
+        pairs = truth.pairs
+        corners = object_pred[true_faces[pairs.object_face]]
+        object_points = (corners * pairs.object_bary[..., None]).sum(1)
+        row["contact_dist_cm"] = pair_distance_cm(body_pred[pairs.body_vertex], object_points)
     return row
 
 
+def inputs_label(summary: dict) -> str:
+    """What the fitting was given, from a synthetic sample's ground_truth.json.
+
+    Returns:
+        "near_true, noise low" or "photo, depth mono, noise low"; samples written before the
+        protocols existed are near-true.
+    """
+    inputs = summary.get("inputs", {})
+    parts = [inputs.get("protocol", "near_true")]
+    if "depth" in inputs:
+        parts.append(f"depth {inputs['depth']}")
+    if "noise" in summary:
+        parts.append(f"noise {summary['noise']['name']}")
+    return ", ".join(parts)
+
+
 def aggregate(rows: list[dict]) -> dict:
-    """Median of each metric over the rows that have it, and the row count."""
+    """Medians over the rows that have each metric and time, the row count, and the inputs.
+
+    "inputs" is the rows' distinct `inputs` labels joined by " + ", None when no row has one.
+    """
     summary = {}
-    for key in (*METRIC_KEYS, "time_s"):
+    for key in (*METRIC_KEYS, *TIME_KEYS):
         values = [row[key] for row in rows if row.get(key) is not None]
         summary[key] = float(np.median(values)) if values else None
     summary["count"] = len(rows)
+    labels = sorted({row["inputs"] for row in rows if row.get("inputs")})
+    summary["inputs"] = " + ".join(labels) or None
     return summary

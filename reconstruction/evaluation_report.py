@@ -5,10 +5,10 @@ import io
 from pathlib import Path
 
 from reconstruction.atomic_io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from reconstruction.evaluation import METRIC_KEYS, aggregate, evaluate_result
+from reconstruction.evaluation import METRIC_KEYS, TIME_KEYS, aggregate, evaluate_result
 from reconstruction.sample_io import list_samples
 
-COLUMNS = ("sample", *METRIC_KEYS, "time_s", "note")
+COLUMNS = ("sample", *METRIC_KEYS, *TIME_KEYS, "inputs", "note")
 
 
 def evaluate_folder(samples_dir: Path, results_dir: Path) -> list[dict]:
@@ -27,16 +27,19 @@ def evaluate_folder(samples_dir: Path, results_dir: Path) -> list[dict]:
 
 
 def format_table(rows: list[dict], summary: dict) -> str:
-    """A fixed-width table of the rows and the medians."""
+    """A fixed-width table of the rows and the medians, under a line naming the inputs."""
 
     def cell(value):
         if value is None:
             return "-"
         return f"{value:.2f}" if isinstance(value, float) else str(value)
 
-    keys = ("sample", *METRIC_KEYS, "time_s")
+    keys = ("sample", *METRIC_KEYS, *TIME_KEYS)
     widths = [max(len(k), 12) for k in keys]
-    lines = ["  ".join(k.rjust(w) for k, w in zip(keys, widths, strict=True))]
+    lines = [
+        f"inputs: {summary.get('inputs') or 'unknown (no ground truth)'}",
+        "  ".join(k.rjust(w) for k, w in zip(keys, widths, strict=True)),
+    ]
     for row in [*rows, {"sample": "median", **summary}]:
         lines.append(
             "  ".join(cell(row.get(k)).rjust(w) for k, w in zip(keys, widths, strict=True))

@@ -11,7 +11,9 @@ Files written by `write_scene` into the output folder:
     body_params.npz    body parameters in the backend's own convention (`body_backend` key says
                        which; SMPL-X/SMPL parameters load into `smplx`).
     object_pose.json   object rotation (3x3 matrix and axis-angle), translation (m) and scale,
-                       mapping object-frame points into the camera frame: x_cam = s R x_obj + t.
+                       mapping object-frame points into the camera frame: x_cam = s R x_obj + t,
+                       and whatever else the scene's `object_pose` dict holds (the pipeline adds
+                       `object_frame`: how the object frame came from the mesh file's).
     overlay.png        the meshes rendered over the input image.
     side.png           the scene turned 90 degrees about the vertical axis.
 """

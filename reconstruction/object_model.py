@@ -53,8 +53,8 @@ class ObjectMesh:
     arrays (see `validate_mesh`) and stores them as float32 / int64.
 
     Attributes:
-        vertices: (V, 3) float32, object frame, metres (or whatever unit the file uses; the
-            optimized scale absorbs it).
+        vertices: (V, 3) float32, object frame: y-up metres once `normalize_object_frame` has
+            brought it there (a mesh read from a file keeps the file's axes and unit).
         faces: (F, 3) int64 vertex indices, counter-clockwise seen from outside where the file
             is consistently oriented.
         name: a human-readable name, the file stem when loaded from a file.
@@ -249,6 +249,45 @@ def _read_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
             "triangle mesh"
         )
     return np.concatenate(vertices), np.concatenate(faces)
+
+
+UP_TO_Y = {
+    "+y": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    "-y": ((1, 0, 0), (0, -1, 0), (0, 0, -1)),
+    "+z": ((1, 0, 0), (0, 0, 1), (0, -1, 0)),
+    "-z": ((1, 0, 0), (0, 0, -1), (0, 1, 0)),
+    "+x": ((0, -1, 0), (1, 0, 0), (0, 0, 1)),
+    "-x": ((0, 1, 0), (-1, 0, 0), (0, 0, 1)),
+}
+"""Up axis of a mesh -> the rotation (row-major 3x3) that turns it to +y: a quarter or half turn
+about x for y and z (+z up: (x, y, z) -> (x, z, -y), PICO's load rotation), about z for x."""
+
+
+def normalize_object_frame(mesh: ObjectMesh, up: str, metres_per_unit: float) -> ObjectMesh:
+    """The mesh in hoifit's object convention, y-up and metres: p' = metres_per_unit * R_up p.
+
+    Vertex and face order are kept, so per-vertex and per-face annotations still index it.
+
+    Args:
+        mesh: the mesh, `up` pointing up, in units of `metres_per_unit` metres.
+        up: the mesh axis that points up, a key of `UP_TO_Y`.
+        metres_per_unit: the mesh's unit in metres (0.01 for centimetres), > 0.
+
+    Returns:
+        A new mesh (the same one when nothing changes).
+
+    Raises:
+        ValueError: an unknown axis or a non-positive unit.
+    """
+    if up not in UP_TO_Y:
+        raise ValueError(f"up axis must be one of {', '.join(UP_TO_Y)}, got {up!r}")
+    if not metres_per_unit > 0:
+        raise ValueError(f"metres per unit must be positive, got {metres_per_unit}")
+    if up == "+y" and metres_per_unit == 1:
+        return mesh
+    rotation = np.asarray(UP_TO_Y[up], dtype=np.float64)
+    vertices = metres_per_unit * mesh.vertices.astype(np.float64) @ rotation.T
+    return ObjectMesh(vertices, mesh.faces, name=mesh.name, path=mesh.path)
 
 
 @dataclass(eq=False)

@@ -2,7 +2,9 @@
 
 Every builder returns a watertight-per-part `trimesh.Trimesh` in its own frame: metres, y up,
 resting on the plane y = 0, centred on the y axis, front towards +z. They feed the bundled example,
-the synthetic scene generator and the built-in retrieval gallery.
+the synthetic scene generator and the built-in retrieval gallery. Each builder's defaults are
+one typical instance; `random_instance_kwargs` draws the parameters of another instance of the
+same category (the synthetic photo protocol delivers such a mesh, as retrieval would).
 """
 
 from collections.abc import Callable
@@ -108,6 +110,43 @@ OBJECTS: dict[str, Callable[[], trimesh.Trimesh]] = {
     "ball": ball,
     "bat": bat,
 }
+
+
+INSTANCE_RANGES: dict[str, dict[str, tuple]] = {
+    "stool": {"seat_height": (0.40, 0.75), "radius": (0.14, 0.22)},
+    "chair": {
+        "seat_height": (0.40, 0.50),
+        "width": (0.38, 0.55),
+        "depth": (0.36, 0.50),
+        "back_height": (0.30, 0.60),
+    },
+    "bench": {"length": (0.8, 1.8), "seat_height": (0.40, 0.50), "depth": (0.28, 0.45)},
+    "table": {"height": (0.65, 0.80), "width": (0.7, 1.6), "depth": (0.5, 0.9)},
+    "box": {"extents": ((0.2, 0.15, 0.2), (0.8, 0.6, 0.6))},
+    "bottle": {"height": (0.18, 0.35), "radius": (0.03, 0.045)},
+    "cup": {"height": (0.08, 0.13), "radius": (0.035, 0.05)},
+    "ball": {"radius": (0.08, 0.13)},
+    "bat": {"length": (0.75, 0.95), "radius": (0.028, 0.038)},
+}
+"""Per category, (low, high) of each builder parameter over plausible instances, metres; a
+tuple-valued parameter (a box's extents) has per-component bounds. Every default lies inside."""
+
+
+def random_instance_kwargs(name: str, rng: np.random.Generator) -> dict:
+    """Builder arguments of a random instance of a category, uniform in `INSTANCE_RANGES`.
+
+    Args:
+        name: an `OBJECTS` name.
+        rng: random generator.
+
+    Returns:
+        {parameter: value}, values rounded to millimetres; pass them to `OBJECTS[name]`.
+    """
+    kwargs = {}
+    for parameter, (low, high) in INSTANCE_RANGES[name].items():
+        value = np.round(rng.uniform(low, high), 3)
+        kwargs[parameter] = tuple(value.tolist()) if np.ndim(value) else float(value)
+    return kwargs
 
 
 def make_object(name: str) -> trimesh.Trimesh:

@@ -6,6 +6,8 @@ Each RESULTS_DIR (one method) holds one output folder per sample, as `reconstruc
 --out RESULTS_DIR` writes them. Prints a table per method; writes evaluation_<method>.csv,
 evaluation.json (medians per method) and evaluation.png (error distributions) into --out
 (default: the first RESULTS_DIR); --json writes the aggregate (of the only method, or of each).
+Each table and aggregate says what inputs the fitting was given (protocol, depth variant, noise),
+from the samples' ground_truth.json.
 """
 
 import argparse

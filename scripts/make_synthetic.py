@@ -2,15 +2,25 @@
 
 python scripts/make_synthetic.py --out DIR --count N [--seed S] [--noise {none,low,high}]
     [--size 256 | --size 320x240] [--body-backend anny] [--model-dir DIR] [--start I]
+    [--protocol {near_true,photo}] [--depth {mono,none}]
 
 Sample i is written to DIR/<category>__synth_<seed>_<i>/ (see reconstruction/synthetic).
+--protocol near_true (the default) writes near-true inputs (body init, contact, the exact mesh,
+the true camera); --protocol photo only what a photo and perception give (no body init, no
+contact, another mesh instance in its own frame, no camera.json), with --depth mono
+(monocular-like) or none.
 """
 
 import argparse
 import sys
 
 from reconstruction.body_models import BACKENDS
-from reconstruction.synthetic import NOISE_LEVELS, write_synthetic_samples
+from reconstruction.synthetic import (
+    DEPTH_VARIANTS,
+    NOISE_LEVELS,
+    PROTOCOLS,
+    write_synthetic_samples,
+)
 
 
 def image_size(text: str) -> tuple[int, int]:
@@ -36,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--body-backend", choices=BACKENDS, default="anny")
     parser.add_argument("--model-dir", help="SMPL-X / SMPL model folder (smplx, smpl)")
     parser.add_argument("--start", type=int, default=0, help="index of the first sample")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="near_true")
+    parser.add_argument(
+        "--depth", choices=DEPTH_VARIANTS, default="mono", help="depth of the photo protocol"
+    )
     args = parser.parse_args(argv)
     try:
         write_synthetic_samples(
@@ -48,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             model_dir=args.model_dir,
             start=args.start,
             log=print,
+            protocol=args.protocol,
+            depth=args.depth,
         )
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -36,6 +36,9 @@ Name (weight key) -> function: what it measures [units].
   beyond the object's mean radius; needs no contact estimate (PHOSA-style) [m].
 - `centroid` -> `mask_centroid_loss`: squared distance of the object silhouette's centroid from
   its mask's centroid over the squared image diagonal [unitless].
+- `support` -> `support_loss`: a ground-standing object's gap to the floor (both ways) plus its
+  tilt from the floor's normal as a distance (`TILT_LENGTH_M` up its axis); evaluated only for
+  ground-standing categories (`optim.size_priors.is_ground_standing`) with a floor [m].
 
 With a robust sigma, the contact losses are in m^2 (Geman-McClure of squared distances);
 `depth_loss` with `robust="l2"` is in m^2.
@@ -62,6 +65,7 @@ from optim.losses.silhouette import (
     occlusion_valid_mask,
     silhouette_iou_loss,
 )
+from optim.losses.support import support_loss
 
 __all__ = [
     "LOSS_NAMES",
@@ -89,4 +93,5 @@ __all__ = [
     "mask_centroid_loss",
     "occlusion_valid_mask",
     "silhouette_iou_loss",
+    "support_loss",
 ]

@@ -5,7 +5,8 @@ ground_truth.npz holds every array of `GroundTruth`, camera frame: `interaction`
 `body_vertices`, `object_rotation`, `object_translation`, `object_scale`, `object_vertices`,
 `body_contact`, `object_contact`, the pairs as `pair_body_vertex`, `pair_object_face`,
 `pair_object_bary`, `pair_part`, `pair_body_topology`, and `K`, `person_mask`, `object_mask`,
-`keypoints_2d`. ground_truth.json holds the human-readable summary. The fitting never reads
+`keypoints_2d`, and when known `object_faces`, `floor_plane` and `delivered_rotation`.
+ground_truth.json holds the human-readable summary. The fitting never reads
 them; only `read_ground_truth` does, for evaluation and training.
 """
 
@@ -25,6 +26,8 @@ from reconstruction.sample_io.sample import (
 )
 
 _BODY_PARAM_PREFIX = "body_param__"
+_OPTIONAL = ("object_faces", "floor_plane", "delivered_rotation")
+"""`GroundTruth` arrays that older samples lack."""
 
 
 def read_ground_truth(folder: str | Path) -> GroundTruth | None:
@@ -65,6 +68,7 @@ def read_ground_truth(folder: str | Path) -> GroundTruth | None:
             object_mask=data["object_mask"],
             keypoints_2d=data["keypoints_2d"],
             summary=summary,
+            **{key: data[key] for key in _OPTIONAL if key in data},
         )
     except KeyError as error:
         raise HoifitError(
@@ -95,6 +99,11 @@ def write_ground_truth(folder: str | Path, truth: GroundTruth) -> None:
         "person_mask": np.asarray(truth.person_mask, dtype=bool),
         "object_mask": np.asarray(truth.object_mask, dtype=bool),
         "keypoints_2d": np.asarray(truth.keypoints_2d, dtype=np.float32),
+        **{
+            key: np.asarray(getattr(truth, key))
+            for key in _OPTIONAL
+            if getattr(truth, key) is not None
+        },
     }
     write_npz(Path(folder) / GROUND_TRUTH_FILE, arrays)
     atomic_write_json(Path(folder) / GROUND_TRUTH_SUMMARY, truth.summary)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from reconstruction.atomic_io import atomic_write_json
 from reconstruction.errors import HoifitError
+from reconstruction.object_model import UP_TO_Y
 from reconstruction.sample_io.parsing import load_json
 
 OBJECT_FRAME_FILE = "object_frame.json"
-UP_AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
+UP_AXES = tuple(UP_TO_Y)
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "unknown": None}
 """Metres per mesh unit; None when unknown."""
 

@@ -196,8 +196,9 @@ class GroundTruth:
         body_backend: "anny", "smplx" or "smpl".
         body_params: the clean body in the backend's npz convention (`to_npz_dict`).
         body_vertices: (V, 3) float32 posed body vertices.
-        object_rotation: (3, 3) R of x_cam = s * R @ x_obj + t, x_obj in `Sample.object_mesh`'s
-            frame.
+        object_rotation: (3, 3) R of x_cam = s * R @ x_obj + t, x_obj in the true object's
+            canonical frame (y up, metres), which is `Sample.object_mesh`'s frame unless
+            `delivered_rotation` says otherwise.
         object_translation: (3,) t, metres.
         object_scale: s.
         object_vertices: (Vo, 3) float32 posed object vertices.
@@ -209,6 +210,13 @@ class GroundTruth:
         object_mask: (H, W) bool visible object pixels.
         keypoints_2d: (17, 3) clean COCO-17 keypoints (u, v, 1 inside the image else 0).
         summary: the human-readable summary written to ground_truth.json.
+        object_faces: (Fo, 3) int64 faces of `object_vertices`, or None when the object is
+            `Sample.object_mesh` (samples written before this field).
+        floor_plane: (4,) (n, d), n the unit up normal, n . x + d a point's height above the
+            floor under the feet, metres; or None.
+        delivered_rotation: (3, 3) when the sample's mesh is another instance in a file frame
+            of its own: x_file = k * delivered_rotation @ x_canonical + c; None when the sample's
+            mesh is the true one in its canonical frame.
     """
 
     interaction: str
@@ -228,3 +236,6 @@ class GroundTruth:
     object_mask: np.ndarray
     keypoints_2d: np.ndarray
     summary: dict = field(default_factory=dict)
+    object_faces: np.ndarray | None = None
+    floor_plane: np.ndarray | None = None
+    delivered_rotation: np.ndarray | None = None

@@ -32,8 +32,9 @@ from reconstruction.synthetic.geometry import (
 from reconstruction.synthetic.poses import (
     PoseBuilder,
     axis_angle_matrix,
-    mirror,
+    reaching_arm,
     rot,
+    sided,
     small_rotation,
 )
 
@@ -331,14 +332,9 @@ def _standing_legs(rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
 
 
-def _sided(joint: str, side: str, rotation: np.ndarray) -> dict[str, np.ndarray]:
-    """A rotation written for the left side, put on `side` ("R" mirrors it)."""
-    return {f"{joint}.{side}": rotation if side == "L" else mirror(rotation)}
-
-
 def _hanging_arm(rng: np.random.Generator, side: str) -> dict[str, np.ndarray]:
     shoulder = rot("z", rng.uniform(4, 12)) @ rot("x", rng.uniform(-8, 8))
-    return _sided("shoulder", side, shoulder) | {f"elbow.{side}": rot("x", -rng.uniform(5, 20))}
+    return sided("shoulder", side, shoulder) | {f"elbow.{side}": rot("x", -rng.uniform(5, 20))}
 
 
 def _about(axis: np.ndarray, degrees: float) -> np.ndarray:
@@ -353,12 +349,12 @@ def _stage_sit(stage: Stage, rng: np.random.Generator, seat: str) -> Staged:
     """Sitting on a chair, stool or bench, feet on the floor."""
     rotations = {"spine": rot("x", rng.uniform(-4, 10)), "head": small_rotation(rng, 5)}
     for side in "LR":
-        rotations |= _sided(
+        rotations |= sided(
             "hip", side, rot("y", rng.uniform(0, 10)) @ rot("x", -rng.uniform(80, 100))
         )
         rotations[f"knee.{side}"] = rot("x", rng.uniform(75, 100))
         rotations[f"ankle.{side}"] = rot("x", rng.uniform(-10, 10))
-        rotations |= _sided(
+        rotations |= sided(
             "shoulder", side, rot("z", rng.uniform(6, 16)) @ rot("x", -rng.uniform(15, 35))
         )
         rotations[f"elbow.{side}"] = rot("x", -rng.uniform(35, 70))
@@ -403,7 +399,7 @@ def _stage_lie(stage: Stage, rng: np.random.Generator) -> Staged:
     for side in "LR":
         rotations[f"hip.{side}"] = rot("x", -rng.uniform(0, 10))
         rotations[f"knee.{side}"] = rot("x", rng.uniform(0, 15))
-        rotations |= _sided(
+        rotations |= sided(
             "shoulder", side, rot("x", rng.uniform(0, 15)) @ rot("z", rng.uniform(15, 40))
         )
         rotations[f"elbow.{side}"] = rot("x", -rng.uniform(0, 25))
@@ -433,7 +429,7 @@ def _stage_hold(
             with its top away from the body.
     """
     rotations = {**_standing_legs(rng), **_hanging_arm(rng, "L"), "head": small_rotation(rng, 5)}
-    rotations |= _sided(
+    rotations |= sided(
         "shoulder", "R", rot("z", rng.uniform(0, 10)) @ rot("x", -rng.uniform(10, 40))
     )
     rotations["elbow.R"] = rot("x", -rng.uniform(60, 100))
@@ -465,9 +461,9 @@ def _stage_hold_box(stage: Stage, rng: np.random.Generator) -> Staged:
         rotations = dict(base)
         for side, spread in (("L", spread_left), ("R", spread_right)):
             lift, bend, wrist = arms[side]
-            rotations |= _sided("shoulder", side, rot("y", spread) @ rot("x", -lift))
-            rotations |= _sided("elbow", side, rot("x", -bend))
-            rotations |= _sided("wrist", side, wrist)
+            rotations |= sided("shoulder", side, rot("y", spread) @ rot("x", -lift))
+            rotations |= sided("elbow", side, rot("x", -bend))
+            rotations |= sided("wrist", side, wrist)
         return stage.pose(rotations)
 
     closed = pose(0.0, 0.0)
@@ -491,7 +487,7 @@ def _stage_carry_box(stage: Stage, rng: np.random.Generator) -> Staged:
     base = {**_standing_legs(rng), "head": small_rotation(rng, 5)}
     for side in "LR":
         shoulder = rot("z", out + rng.normal(0, 1)) @ rot("x", -lift - rng.normal(0, 1))
-        base |= _sided("shoulder", side, shoulder)
+        base |= sided("shoulder", side, shoulder)
     bend = {side: rng.uniform(75, 95) for side in "LR"}
 
     def pose(bend: dict[str, float]) -> PosedBody:
@@ -548,23 +544,6 @@ def _touch_each_side(
     return body
 
 
-def _reaching_arm(
-    side: str, forward: float, out: float, bend: float, lean: float, wrist: float
-) -> dict[str, np.ndarray]:
-    """Rotations of an arm reaching `forward` degrees ahead of the vertical, forearm pronated.
-
-    Pronated, the palm faces backwards when the arm hangs; extending the wrist by `wrist`
-    degrees then turns it down (`wrist` = 90 - forward) or ahead. `out` lifts the arm sideways
-    and `bend` flexes the elbow. `lean` is the trunk's forward lean, compensated so that
-    `forward` is measured in the world.
-    """
-    return (
-        _sided("shoulder", side, rot("z", out) @ rot("x", -(forward + lean)))
-        | _sided("elbow", side, rot("x", -bend) @ rot("y", -90))
-        | _sided("wrist", side, rot("z", wrist))
-    )
-
-
 def _stage_lean_table(stage: Stage, rng: np.random.Generator) -> Staged:
     """Standing at a table, leaning forward on both palms."""
     legs = _standing_legs(rng)
@@ -576,7 +555,7 @@ def _stage_lean_table(stage: Stage, rng: np.random.Generator) -> Staged:
     def pose(lean: float, bend: dict[str, float]) -> PosedBody:
         rotations = legs | {"spine": rot("x", lean)}
         for side in "LR":
-            rotations |= _reaching_arm(side, forward, out[side], bend[side], lean, wrist)
+            rotations |= reaching_arm(side, forward, out[side], bend[side], lean, wrist)
         return stage.pose(rotations)
 
     upright = pose(0.0, bend)
@@ -616,7 +595,7 @@ def _stage_push_box(stage: Stage, rng: np.random.Generator) -> Staged:
     def pose(forward: dict[str, float]) -> PosedBody:
         arms = {}
         for side in "LR":
-            arms |= _reaching_arm(side, forward[side], out[side], bend, lean, wrist)
+            arms |= reaching_arm(side, forward[side], out[side], bend, lean, wrist)
         return stage.pose(rotations | arms)
 
     body = pose(forward)
@@ -635,6 +614,138 @@ def _stage_push_box(stage: Stage, rng: np.random.Generator) -> Staged:
     return Staged(body, placement, floor)
 
 
+def _stage_hand_on(stage: Stage, rng: np.random.Generator, support: str) -> Staged:
+    """Standing beside a chair or a small table, the right palm resting on its top.
+
+    The support rises from below until its top meets the palm, then takes the scale that puts
+    its legs on the floor under the feet (two passes, as for a seat).
+
+    Args:
+        stage: the stage.
+        rng: the draw's random generator.
+        support: "chair" (the palm on the backrest's top, the seat pointing away from the body)
+            or "table" (the palm near the table's corner nearest the body).
+    """
+    rotations = {**_standing_legs(rng), **_hanging_arm(rng, "L"), "head": small_rotation(rng, 5)}
+    forward = rng.uniform(10, 25)
+    wrist = 90 - forward + rng.uniform(-10, 5)
+    rotations |= reaching_arm("R", forward, rng.uniform(5, 20), rng.uniform(5, 20), 0.0, wrist)
+    body = stage.pose(rotations)
+    palm = stage.poser.hand_frame("R", body.vertices, body.joints).centre
+    feet = _feet_floor(stage, body)
+    v, low, high = stage.object_vertices, stage.object_low, stage.object_high
+    if support == "chair":
+        top = float(high[1])
+        backrest = v[v[:, 1] > top - 0.05, 2].mean()
+        anchor = np.array([rng.uniform(-0.1, 0.1), top, backrest])
+        # The backrest runs front to back beside the body, the seat on the far side.
+        rotation = rot("y", -90 + rng.uniform(-20, 20))
+    else:
+        top = stage.seat_top()
+        inset = rng.uniform(0.05, 0.12, 2)
+        anchor = np.array([high[0] - inset[0], top, low[2] + inset[1]])
+        rotation = rot("y", rng.uniform(-15, 15))
+    scale = rng.uniform(0.9, 1.1)
+    for _ in range(2):
+        placement = stage.slide(body, rotation, scale, anchor, palm, _DOWN, 0.0, 0.3)
+        scale = (float(placement.apply(anchor[None])[0, 1]) - feet) / top
+        if not 0.8 <= scale <= 1.2:
+            raise StagingFailed(f"the {support} would need a scale of {scale:.2f}")
+    bottom = float(placement.apply(v)[:, 1].min())
+    return Staged(body, placement, min(bottom, feet))
+
+
+def _stage_ball_overhead(stage: Stage, rng: np.random.Generator) -> Staged:
+    """A ball held above the head between the palms of both raised arms."""
+    base = {**_standing_legs(rng), "head": small_rotation(rng, 5)}
+    raise_ = rng.uniform(145, 165)
+    arms = {
+        s: (raise_ + rng.normal(0, 3), rng.uniform(10, 30), small_rotation(rng, 4)) for s in "LR"
+    }
+
+    def pose(spread_left: float, spread_right: float) -> PosedBody:
+        rotations = dict(base)
+        for side, spread in (("L", spread_left), ("R", spread_right)):
+            lift, bend, wrist = arms[side]
+            # Spread first, in the frontal plane, so that it moves the hand sideways however
+            # high the arm is raised.
+            rotations |= sided("shoulder", side, rot("x", -lift) @ rot("z", spread))
+            rotations |= sided("elbow", side, rot("x", -bend))
+            rotations |= sided("wrist", side, wrist)
+        return stage.pose(rotations)
+
+    closed = pose(0.0, 0.0)
+    palms = [stage.poser.hand_frame(s, closed.vertices, closed.joints).centre for s in "LR"]
+    scale = rng.uniform(0.9, 1.1)
+    anchor = np.array([0.0, stage.object_high[1] / 2, 0.0])
+    centre = np.mean(palms, axis=0) + np.array([0.0, rng.normal(0, 0.02), 0.0])
+    placement = ObjectPlacement(np.eye(3), centre - scale * anchor, scale)
+    left, _ = stage.reach(lambda a: pose(a, 30.0), placement, -25.0, 30.0)
+    right_side = stage.part("right_arm", "right_hand")
+    _, body = stage.reach(lambda a: pose(left, a), placement, -25.0, 30.0, right_side)
+    return Staged(body, placement, _feet_floor(stage, body))
+
+
+def _stage_lift_box(stage: Stage, rng: np.random.Generator) -> Staged:
+    """Bent at the hips and knees over a box on the floor, a palm on each of its sides."""
+    # Forward tilt of the pelvis and lean of the lower and middle spine, degrees.
+    tilt, lower, middle = rng.uniform(35, 45), rng.uniform(25, 35), rng.uniform(20, 30)
+    legs = {
+        "spine": rot("x", lower),
+        "spine_mid": rot("x", middle),
+        "head": rot("x", -rng.uniform(0, 15)) @ small_rotation(rng, 4),
+    }
+    for side in "LR":
+        thigh, knee = rng.uniform(25, 50), rng.uniform(35, 65)  # thigh forward of the vertical
+        # The hip undoes the pelvis' tilt, and the ankle keeps the foot flat on the floor.
+        legs |= sided("hip", side, rot("y", rng.uniform(5, 15)) @ rot("x", -thigh - tilt))
+        legs[f"knee.{side}"] = rot("x", knee)
+        legs[f"ankle.{side}"] = rot("x", thigh - knee)
+    # Arm flexion that hangs an arm vertically, and each arm's own offset and elbow bend.
+    hanging = tilt + lower + middle
+    arms = {s: (rng.normal(0, 2), rng.uniform(0, 15)) for s in "LR"}
+    orient = rot("x", tilt)
+
+    def pose(forward: float, spread_left: float, spread_right: float) -> PosedBody:
+        rotations = dict(legs)
+        for side, spread in (("L", spread_left), ("R", spread_right)):
+            offset, bend = arms[side]
+            lift = hanging + forward + offset
+            rotations |= sided("shoulder", side, rot("x", -lift) @ rot("z", spread))
+            rotations |= sided("elbow", side, rot("x", -bend))
+        return stage.pose(rotations, global_orient=orient)
+
+    def palms(body: PosedBody) -> np.ndarray:
+        centres = [stage.poser.hand_frame(s, body.vertices, body.joints).centre for s in "LR"]
+        return np.mean(centres, axis=0)
+
+    body = pose(0.0, 0.0, 0.0)
+    floor = _feet_floor(stage, body)
+    scale = rng.uniform(0.85, 1.15)
+    rotation = rot("y", rng.uniform(-8, 8))
+    posed = scale * stage.object_vertices @ rotation.T
+    top = floor + float(posed[:, 1].max())
+    # The box stands a little ahead of the knees and shins that are lower than its top.
+    legs_below = body.vertices[stage.part("legs", "feet")]
+    legs_below = legs_below[legs_below[:, 1] < top + 0.02]
+    back = float(legs_below[:, 2].max()) + rng.uniform(0.01, 0.04)
+    centre_z = back - float(posed[:, 2].min())
+    # The arms swing forward (a scan, as palm depth is not linear in the angle) until the palms
+    # are level with the middle of the box's depth.
+    target = centre_z + rng.uniform(-0.05, 0.05)
+    forward = min(np.arange(-10.0, 50.0, 2.0), key=lambda a: abs(palms(pose(a, 0, 0))[2] - target))
+    closed = palms(pose(forward, 0.0, 0.0))
+    grip = (closed[1] - floor) / (top - floor)
+    if not 0.3 <= grip <= 0.9 or abs(closed[2] - target) > 0.05:
+        raise StagingFailed(f"the palms miss the box's sides (height {grip:.2f} of the box)")
+    translation = np.array([closed[0] + rng.normal(0, 0.01), floor, centre_z])
+    placement = ObjectPlacement(rotation, translation, scale)
+    left, _ = stage.reach(lambda a: pose(forward, a, 30.0), placement, -20.0, 30.0)
+    right_side = stage.part("right_arm", "right_hand")
+    _, body = stage.reach(lambda a: pose(forward, left, a), placement, -20.0, 30.0, right_side)
+    return Staged(body, placement, floor)
+
+
 # --- feet -------------------------------------------------------------------------------------
 
 
@@ -649,7 +760,7 @@ def _stage_kick_ball(stage: Stage, rng: np.random.Generator) -> Staged:
         "head": small_rotation(rng, 5),
     }
     for side in "LR":
-        rotations |= _sided("shoulder", side, rot("z", rng.uniform(10, 30)))
+        rotations |= sided("shoulder", side, rot("z", rng.uniform(10, 30)))
     body = stage.pose(rotations)
     floor = float(body.vertices[stage.part("left_foot"), 1].min())
     foot = body.vertices[stage.part("right_foot")]
@@ -780,6 +891,45 @@ INTERACTIONS: dict[str, Interaction] = {
             contact_groups=(("right_foot",),),
             azimuth_deg=_RIGHT,
             stage=_stage_kick_ball,
+        ),
+        Interaction(
+            name="hand_on_chair",
+            category="chair",
+            contact_groups=(("right_hand",),),
+            azimuth_deg=_RIGHT,
+            stage=partial(_stage_hand_on, support="chair"),
+        ),
+        Interaction(
+            name="hand_on_table",
+            category="table",
+            contact_groups=(("right_hand",),),
+            azimuth_deg=_RIGHT,
+            stage=partial(_stage_hand_on, support="table"),
+            object_kwargs={"height": 0.85, "width": 0.6, "depth": 0.5},
+        ),
+        Interaction(
+            name="lift_box",
+            category="box",
+            contact_groups=(("left_hand",), ("right_hand",)),
+            azimuth_deg=_SIDE,
+            either_side=True,
+            stage=_stage_lift_box,
+            object_kwargs={"extents": (0.36, 0.45, 0.3)},
+        ),
+        Interaction(
+            name="ball_overhead",
+            category="ball",
+            contact_groups=(("left_hand",), ("right_hand",)),
+            azimuth_deg=_FRONT,
+            stage=_stage_ball_overhead,
+        ),
+        Interaction(
+            name="box_one_hand",
+            category="box",
+            contact_groups=(("right_hand",),),
+            azimuth_deg=_RIGHT,
+            stage=partial(_stage_hold, grip=0.5, tilt=(-10.0, 10.0)),
+            object_kwargs={"extents": (0.16, 0.12, 0.1)},
         ),
     )
 }

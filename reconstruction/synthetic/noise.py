@@ -21,6 +21,20 @@ Masks are degraded before the boxes are taken from them. The body's shape and ha
 perturbed. False-positive contact vertices are drawn among the non-contact vertices within
 `FALSE_POSITIVE_RADIUS` of a true one, the way an estimate bleeds over the edge of a contact
 area, rather than anywhere on the mesh.
+
+`monocular_depth` degrades depth the way a monocular estimator errs instead (the photo protocol,
+see `scenes`): the constants `MONO_*` below, in this order:
+
+| step | amount |
+|---|---|
+| edges: blurred across person/object/background boundaries, Gaussian std | 1 % of longer side |
+| global scale: depth multiplied by a factor log-uniform within | 1/1.25 .. 1.25 |
+| global shift: then offset by, uniform within | +-0.2 m |
+| holes: zero in smooth random blobs (std 4 % of shorter side) covering | 10 % of support |
+
+The background (no mesh, depth 0) is taken as a wall `MONO_WALL_M` behind the farthest surface
+for the blur, so edges bleed towards the far background as an estimator's do; pixels without a
+mesh stay 0 (unknown).
 """
 
 from __future__ import annotations
@@ -39,6 +53,19 @@ from reconstruction.sample_io import ContactPairs
 
 FALSE_POSITIVE_RADIUS = 0.05
 """Metres: how far from true contact false-positive contact vertices may lie."""
+
+MONO_BLUR = 0.01
+"""Std of the edge blur of monocular depth, as a fraction of the longer image side."""
+MONO_SCALE = 1.25
+"""Largest factor (or its inverse) of monocular depth's global scale error."""
+MONO_SHIFT_M = 0.2
+"""Largest global shift of monocular depth, metres."""
+MONO_HOLES = 0.1
+"""Fraction of the depth's support that monocular depth leaves as holes (zeros)."""
+MONO_HOLE_SIZE = 0.04
+"""Smoothing std of the hole pattern, as a fraction of the shorter image side (blob size)."""
+MONO_WALL_M = 1.0
+"""How far behind the farthest surface the background is taken to be for the edge blur."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +142,32 @@ def noisy_depth(depth: np.ndarray, level: NoiseLevel, rng: np.random.Generator) 
     scale = 1.0 + rng.uniform(-level.depth_scale, level.depth_scale)
     noise = 1.0 + rng.normal(0.0, level.depth_relative, depth.shape)
     return np.where(depth > 0, depth * scale * np.clip(noise, 0.5, 1.5), 0.0).astype(np.float32)
+
+
+def monocular_depth(depth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Depth as a monocular estimator gives it: blurred edges, scale and shift, holes.
+
+    Args:
+        depth: (H, W) clean depth, metres, 0 where no mesh is seen.
+        rng: random generator.
+
+    Returns:
+        (H, W) float32 metres; 0 where `depth` is 0 and in the holes (see the module docstring).
+    """
+    support = depth > 0
+    if not support.any():
+        return np.zeros_like(depth, dtype=np.float32)
+    filled = np.where(support, depth, depth.max() + MONO_WALL_M)
+    blurred = ndimage.gaussian_filter(filled.astype(np.float64), MONO_BLUR * max(depth.shape))
+    scale = np.exp(rng.uniform(-np.log(MONO_SCALE), np.log(MONO_SCALE)))
+    estimate = blurred * scale + rng.uniform(-MONO_SHIFT_M, MONO_SHIFT_M)
+    pattern = ndimage.gaussian_filter(
+        rng.normal(size=depth.shape), MONO_HOLE_SIZE * min(depth.shape)
+    )
+    holes = pattern > np.quantile(pattern[support], 1 - MONO_HOLES)
+    # A negative shift must not turn near pixels into "unknown" (0) or behind the camera.
+    estimate = np.maximum(estimate, 0.05)
+    return np.where(support & ~holes, estimate, 0.0).astype(np.float32)
 
 
 def noisy_body_params(

@@ -11,7 +11,7 @@ A pose maps canonical joint names (`CANONICAL_JOINTS`, with ".L" / ".R" for the 
 convention of `BodyParams.body_pose`: at the left hip a rotation about -x swings the thigh
 forwards, at the knee one about +x folds the shin backwards, at the left shoulder one about -x
 lifts the arm forwards and one about +z lifts it sideways. `mirror` turns a left-side rotation
-into the matching right-side one.
+into the matching right-side one, and `sided` writes a left-side rotation onto either side.
 
 In the canonical pose the palms face the thighs. `PoseBuilder.hand_frame` tracks them through
 any pose from the mesh itself, so the placement code can put an object against a palm without
@@ -96,6 +96,28 @@ def rot(axis: str, degrees: float) -> np.ndarray:
 def mirror(rotation: np.ndarray) -> np.ndarray:
     """The right-side rotation (3, 3) matching a left-side one: reflected through x = 0."""
     return _MIRROR @ rotation @ _MIRROR
+
+
+def sided(joint: str, side: str, rotation: np.ndarray) -> dict[str, np.ndarray]:
+    """A rotation written for the left side, put on `side` ("R" mirrors it)."""
+    return {f"{joint}.{side}": rotation if side == "L" else mirror(rotation)}
+
+
+def reaching_arm(
+    side: str, forward: float, out: float, bend: float, lean: float, wrist: float
+) -> dict[str, np.ndarray]:
+    """Rotations of an arm reaching `forward` degrees ahead of the vertical, forearm pronated.
+
+    Pronated, the palm faces backwards when the arm hangs; extending the wrist by `wrist`
+    degrees then turns it down (`wrist` = 90 - forward) or ahead. `out` lifts the arm sideways
+    and `bend` flexes the elbow. `lean` is the trunk's forward lean, compensated so that
+    `forward` is measured in the world.
+    """
+    return (
+        sided("shoulder", side, rot("z", out) @ rot("x", -(forward + lean)))
+        | sided("elbow", side, rot("x", -bend) @ rot("y", -90))
+        | sided("wrist", side, rot("z", wrist))
+    )
 
 
 def axis_angle_matrix(vector: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ FILL = (0.6, 0.8)
 """Fraction of the image's width or height (whichever binds) the scene's box spans."""
 
 FOV_DEG = (45.0, 65.0)
-"""Horizontal field of view, degrees."""
+"""Horizontal field of view, degrees (the default range of `choose_view`)."""
 
 _UP = np.array([0.0, 1.0, 0.0])
 
@@ -64,6 +64,7 @@ def choose_view(
     azimuth_deg: tuple[float, float],
     either_side: bool,
     elevation_deg: tuple[float, float],
+    fov_deg: tuple[float, float] = FOV_DEG,
 ) -> View:
     """A random camera that frames the given points.
 
@@ -80,6 +81,7 @@ def choose_view(
         azimuth_deg: (low, high) azimuth range, degrees.
         either_side: mirror the azimuth half of the time.
         elevation_deg: (low, high) elevation range, degrees.
+        fov_deg: (low, high) horizontal field of view, degrees.
 
     Returns:
         The view.
@@ -87,7 +89,7 @@ def choose_view(
     height, width = image_size
     azimuth = np.radians(rng.uniform(*azimuth_deg)) * (rng.choice((-1, 1)) if either_side else 1)
     elevation = np.radians(rng.uniform(*elevation_deg))
-    camera = Camera.from_fov(rng.uniform(*FOV_DEG), width, height)
+    camera = Camera.from_fov(rng.uniform(*fov_deg), width, height)
     fill = rng.uniform(*FILL)
     slack = (1 - fill) / 4 * rng.uniform(-1, 1, 2) * np.array([width, height])
     centre = (points.min(0) + points.max(0)) / 2

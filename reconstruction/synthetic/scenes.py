@@ -8,7 +8,25 @@ PICO-style `<category>__synth_<seed>_<index>`, with the ground truth in ground_t
 
 Everything random comes from numpy generators seeded with (seed, index, stream), so a sample is
 byte-for-byte reproducible and independent of the others; the clean scene and the noise use
-separate streams, so the noise level changes the inputs and never the ground truth.
+separate streams, so the noise level changes the inputs and never the ground truth (the photo
+protocol's mesh instance and depth errors use a third). The protocol changes only the camera's
+field of view range among the scene's draws.
+
+Two protocols say what the fitting is given (`PROTOCOLS`):
+- "near_true": the clean scene's own inputs degraded by the noise level: masks, keypoints, depth,
+  a body initialization (the true body plus noise), contact (the truth with errors), the exact
+  rendered mesh and the true camera. It measures the fitting in the easiest case.
+- "photo": only what a photo and perception give: the noise level's masks and keypoints; no
+  body_init.npz (the pipeline fits the body from keypoints and masks); depth as a monocular
+  estimator gives it (`noise.monocular_depth`) or none (`DEPTH_VARIANTS`); no contact.npz and
+  no corresponding_contacts.json; as object.obj another instance of the category
+  (`procedural_objects.random_instance_kwargs`) in centimetres or as a unit-size model, with
+  its own up axis and a quarter turn about it, declared in object_frame.json; and no camera.json
+  (the pipeline assumes `camera.DEFAULT_FOV_DEG`), while the image was rendered with a field of
+  view drawn from `PHOTO_FOV_DEG`.
+The ground truth is that of the rendered scene in both; it also holds the floor plane and, for
+the photo protocol, how the delivered mesh's file frame relates to its canonical frame, so that
+evaluation compares canonical (y-up, metres) frames.
 
 Ground-truth contact: a body vertex is in contact when it lies within `CONTACT_DISTANCE` of the
 object's surface (exact signed distance), an object vertex when a body vertex is within
@@ -29,7 +47,9 @@ import torch
 from scipy.spatial import cKDTree
 
 from reconstruction.body_models import BodyModel, BodyParams, build_body_model
+from reconstruction.camera import DEFAULT_FOV_DEG, Camera
 from reconstruction.object_model import ObjectMesh, ObjectPose, pose_to_json_dict
+from reconstruction.procedural_objects import random_instance_kwargs
 from reconstruction.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from reconstruction.sample_io import (
     BodyInit,
@@ -41,6 +61,8 @@ from reconstruction.sample_io import (
     write_ground_truth,
     write_sample,
 )
+from reconstruction.sample_io.object_frame_file import ObjectFrame
+from reconstruction.sample_io.sample import CAMERA_FILE
 from reconstruction.synthetic.geometry import barycentric, closest_points
 from reconstruction.synthetic.interactions import (
     INTERACTIONS,
@@ -54,6 +76,8 @@ from reconstruction.synthetic.interactions import (
 )
 from reconstruction.synthetic.noise import (
     NOISE_LEVELS,
+    NoiseLevel,
+    monocular_depth,
     noisy_body_params,
     noisy_contact,
     noisy_depth,
@@ -62,7 +86,7 @@ from reconstruction.synthetic.noise import (
     noisy_pairs,
 )
 from reconstruction.synthetic.poses import PoseBuilder
-from reconstruction.synthetic.render import View, choose_view, render_scene
+from reconstruction.synthetic.render import FOV_DEG, View, choose_view, render_scene
 
 CONTACT_DISTANCE = 0.015
 """Metres: body and object vertices this close to the other mesh are in contact."""
@@ -90,8 +114,31 @@ PAIR_PARTS = (
 MAX_ATTEMPTS = 30
 """Random draws tried before giving up on staging an interaction."""
 
+PROTOCOLS = ("near_true", "photo")
+"""What the fitting is given; see the module docstring."""
+
+DEPTH_VARIANTS = ("mono", "none")
+"""Depth of the photo protocol: monocular-estimator-like, or none."""
+
+PHOTO_FOV_DEG = (40.0, 75.0)
+"""Horizontal field of view of the photo protocol's renders, degrees (the fitting guesses 55)."""
+
+DELIVERED_UNITS = ("cm", "unknown")
+"""Units of the photo protocol's object.obj: centimetres, or a unit-size model (longest side 1,
+centred on its bounding box) whose units are unknown."""
+
+_UP_ROTATIONS = {
+    "+y": np.eye(3),
+    "-y": np.diag([1.0, -1.0, -1.0]),
+    "+z": np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]),
+    "-z": np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]]),
+    "+x": np.array([[0.0, 1, 0], [-1, 0, 0], [0, 0, 1]]),
+    "-x": np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]]),
+}
+"""Per up axis, a rotation taking a y-up mesh to one whose up is that axis (+y to the axis)."""
+
 _SKIN = np.array([[0.96, 0.80, 0.69], [0.88, 0.68, 0.55], [0.74, 0.53, 0.40], [0.56, 0.39, 0.28]])
-_SCENE, _NOISE = 0, 1  # random streams
+_SCENE, _NOISE, _PHOTO = 0, 1, 2  # random streams
 
 
 @dataclass
@@ -99,12 +146,15 @@ class SyntheticScene:
     """One synthetic sample: the inputs the fitting gets, and the ground truth.
 
     Attributes:
-        sample: what is written as the sample folder (noisy inputs, clean image and camera).
+        sample: what is written as the sample folder: the inputs of `protocol` and the clean
+            image; its camera is the one the fitting gets (a guess under "photo").
         truth: the clean scene.
+        protocol: a `PROTOCOLS` name.
     """
 
     sample: Sample
     truth: GroundTruth
+    protocol: str = "near_true"
 
 
 def sample_name(category: str, seed: int, index: int) -> str:
@@ -136,6 +186,8 @@ def make_scene(
     body_backend: str = "anny",
     model_dir: str | None = None,
     interaction: str | None = None,
+    protocol: str = "near_true",
+    depth: str = "mono",
 ) -> SyntheticScene:
     """Generate one synthetic sample.
 
@@ -148,16 +200,23 @@ def make_scene(
         body_backend: "anny", "smplx" or "smpl", when `body_model` is None.
         model_dir: SMPL-X / SMPL model folder, when `body_model` is None.
         interaction: an `INTERACTIONS` name; None for `interaction_for(index)`.
+        protocol: "near_true" or "photo" (see the module docstring).
+        depth: the photo protocol's depth, "mono" or "none"; ignored by "near_true".
 
     Returns:
         The sample (folder None until written) and its ground truth.
 
     Raises:
-        ValueError: unknown noise level or interaction.
+        ValueError: unknown noise level, interaction, protocol or depth variant.
         RuntimeError: no valid scene in `MAX_ATTEMPTS` draws.
     """
     if noise not in NOISE_LEVELS:
         raise ValueError(f"noise must be one of {list(NOISE_LEVELS)}, got {noise!r}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+    if depth not in DEPTH_VARIANTS:
+        raise ValueError(f"depth must be one of {list(DEPTH_VARIANTS)}, got {depth!r}")
+    photo = protocol == "photo"
     name = interaction or interaction_for(index)
     if name not in INTERACTIONS:
         raise ValueError(f"unknown interaction {name!r}; known: {', '.join(INTERACTIONS)}")
@@ -169,7 +228,13 @@ def make_scene(
     staged, rng = _stage(spec, poser, object_vertices, object_faces, seed, index)
     world = np.concatenate((staged.body.vertices, staged.placement.apply(object_vertices)))
     view = choose_view(
-        world, rng, image_size, spec.azimuth_deg, spec.either_side, spec.elevation_deg
+        world,
+        rng,
+        image_size,
+        spec.azimuth_deg,
+        spec.either_side,
+        spec.elevation_deg,
+        PHOTO_FOV_DEG if photo else FOV_DEG,
     )
     params, placement = _to_camera(staged, view)
     with torch.no_grad():
@@ -197,6 +262,8 @@ def make_scene(
         object_translation=placement.translation,
         object_scale=placement.scale,
         object_vertices=posed_object.astype(np.float32),
+        object_faces=object_faces,
+        floor_plane=_floor_plane(view, staged.floor_y),
         body_contact=body_contact,
         object_contact=object_contact,
         pairs=pairs,
@@ -214,9 +281,16 @@ def make_scene(
         object_category=spec.category,
         depth=rendered.depth,
     )
-    _degrade(sample, truth, model, params, np.random.default_rng([seed, index, _NOISE]), noise)
-    truth.summary = _summary(truth, sample, seed, index, noise, distance)
-    return SyntheticScene(sample, truth)
+    noise_rng = np.random.default_rng([seed, index, _NOISE])
+    if photo:
+        inputs = _photo_inputs(
+            sample, truth, noise_rng, np.random.default_rng([seed, index, _PHOTO]), noise, depth
+        )
+    else:
+        _degrade(sample, truth, model, params, noise_rng, noise)
+        inputs = {"protocol": protocol}
+    truth.summary = _summary(truth, sample, seed, index, noise, distance, inputs)
+    return SyntheticScene(sample, truth, protocol)
 
 
 def _stage(
@@ -260,9 +334,7 @@ def _degrade(
     `sample.depth` holds the clean depth on entry.
     """
     level = NOISE_LEVELS[noise]
-    person, obj = (noisy_mask(m, level, rng) for m in (truth.person_mask, truth.object_mask))
-    sample.person_mask, sample.person_bbox = person, mask_bbox(person) if person.any() else None
-    sample.object_mask, sample.object_bbox = obj, mask_bbox(obj) if obj.any() else None
+    _noisy_masks(sample, truth, level, rng)
     sample.depth = noisy_depth(sample.depth, level, rng)
     sample.keypoints_2d = noisy_keypoints(truth.keypoints_2d, level, rng)
     sample.body_init = BodyInit(
@@ -274,6 +346,91 @@ def _degrade(
         object_contact=noisy_contact(truth.object_contact, truth.object_vertices, level, rng),
         pairs=noisy_pairs(truth.pairs, level, rng),
     )
+
+
+def _noisy_masks(
+    sample: Sample, truth: GroundTruth, level: NoiseLevel, rng: np.random.Generator
+) -> None:
+    """Set the sample's masks to the truth's, degraded by `level`, and their boxes."""
+    person, obj = (noisy_mask(m, level, rng) for m in (truth.person_mask, truth.object_mask))
+    sample.person_mask, sample.person_bbox = person, mask_bbox(person) if person.any() else None
+    sample.object_mask, sample.object_bbox = obj, mask_bbox(obj) if obj.any() else None
+
+
+def _photo_inputs(
+    sample: Sample,
+    truth: GroundTruth,
+    noise_rng: np.random.Generator,
+    photo_rng: np.random.Generator,
+    noise: str,
+    depth: str,
+) -> dict:
+    """Replace the sample's inputs by the photo protocol's (see the module docstring).
+
+    `sample` holds the clean depth, the true camera and the rendered mesh on entry. The delivered
+    mesh and the depth errors come from `photo_rng`, so they do not change with the noise level.
+
+    Returns:
+        The summary's description of the inputs; `truth.delivered_rotation` is set.
+    """
+    level = NOISE_LEVELS[noise]
+    _noisy_masks(sample, truth, level, noise_rng)
+    sample.keypoints_2d = noisy_keypoints(truth.keypoints_2d, level, noise_rng)
+    mesh, frame, rotation, description = delivered_instance(truth.object_category, photo_rng)
+    sample.object_mesh, sample.object_frame = mesh, frame
+    truth.delivered_rotation = rotation
+    sample.depth = monocular_depth(sample.depth, photo_rng) if depth == "mono" else None
+    width, height = sample.camera.width, sample.camera.height
+    sample.camera = Camera.default(width, height)
+    return {
+        "protocol": "photo",
+        "depth": depth,
+        "true_fov_deg": float(np.degrees(2 * np.arctan(width / 2 / truth.K[0, 0]))),
+        "assumed_fov_deg": DEFAULT_FOV_DEG,
+        "delivered_object": description,
+    }
+
+
+def delivered_instance(
+    category: str, rng: np.random.Generator
+) -> tuple[ObjectMesh, ObjectFrame, np.ndarray, dict]:
+    """Another instance of a category, in a file frame of its own (the photo protocol's mesh).
+
+    The instance's builder arguments are drawn by `random_instance_kwargs`. Its canonical frame
+    is the builders' (y up, metres, front +z); the file frame turns it a random quarter turn
+    about the vertical, then so that up is a random axis, and scales it to `DELIVERED_UNITS`.
+
+    Args:
+        category: a procedural object category.
+        rng: random generator.
+
+    Returns:
+        The mesh as `read_object_mesh` returns it (x_file = k * rotation @ x_canonical + c);
+        its ObjectFrame; `rotation` (3, 3), canonical to file frame; and a JSON description.
+    """
+    kwargs = random_instance_kwargs(category, rng)
+    vertices, faces = make_object_mesh(category, **kwargs)
+    up = list(_UP_ROTATIONS)[rng.integers(len(_UP_ROTATIONS))]
+    yaw = 90 * int(rng.integers(4))
+    units = DELIVERED_UNITS[rng.integers(len(DELIVERED_UNITS))]
+    cos, sin = round(np.cos(np.radians(yaw))), round(np.sin(np.radians(yaw)))
+    rotation = _UP_ROTATIONS[up] @ np.array([[cos, 0, sin], [0, 1, 0], [-sin, 0, cos]])
+    turned = vertices.astype(np.float64) @ rotation.T
+    if units == "cm":
+        turned *= 100.0
+    else:
+        low, high = turned.min(0), turned.max(0)
+        turned = (turned - (low + high) / 2) / (high - low).max()
+    description = {"builder_kwargs": kwargs, "up": up, "yaw_deg": yaw, "units": units}
+    mesh = ObjectMesh(turned.astype(np.float32), faces, name=category)
+    return mesh, ObjectFrame(up, units), rotation, description
+
+
+def _floor_plane(view: View, floor_y: float) -> np.ndarray:
+    """(4,) the floor in the camera frame: (n, d), n the unit up normal, n . x + d metres above."""
+    normal = view.rotation @ np.array([0.0, 1.0, 0.0])
+    point = view.to_camera(np.array([[0.0, floor_y, 0.0]]))[0]
+    return np.append(normal, -normal @ point)
 
 
 def _to_camera(staged: Staged, view: View):
@@ -380,9 +537,15 @@ def contact_truth(
 
 
 def _summary(
-    truth: GroundTruth, sample: Sample, seed: int, index: int, noise: str, distance: np.ndarray
+    truth: GroundTruth,
+    sample: Sample,
+    seed: int,
+    index: int,
+    noise: str,
+    distance: np.ndarray,
+    inputs: dict,
 ) -> dict:
-    """The human-readable ground_truth.json."""
+    """The human-readable ground_truth.json; `inputs` says what the fitting was given."""
     pose = ObjectPose.from_matrix(
         torch.as_tensor(truth.object_rotation)[None],
         torch.as_tensor(truth.object_translation)[None],
@@ -397,6 +560,7 @@ def _summary(
         "seed": seed,
         "index": index,
         "noise": dataclasses.asdict(NOISE_LEVELS[noise]),
+        "inputs": inputs,
         "body_backend": truth.body_backend,
         "camera": {
             "K": truth.K.tolist(),
@@ -416,6 +580,22 @@ def _summary(
     }
 
 
+def write_scene(folder: str | Path, scene: SyntheticScene) -> Path:
+    """Write a scene as a sample folder with its ground truth.
+
+    Under the photo protocol the folder gets no camera.json, so the pipeline guesses the
+    intrinsics as it does for a photo.
+
+    Returns:
+        The folder.
+    """
+    folder = write_sample(folder, scene.sample)
+    if scene.protocol == "photo":
+        (folder / CAMERA_FILE).unlink()
+    write_ground_truth(folder, scene.truth)
+    return folder
+
+
 def write_synthetic_samples(
     out: str | Path,
     count: int,
@@ -426,6 +606,8 @@ def write_synthetic_samples(
     model_dir: str | None = None,
     start: int = 0,
     log: Callable[[str], None] | None = None,
+    protocol: str = "near_true",
+    depth: str = "mono",
 ) -> list[Path]:
     """Generate and write `count` samples with indices start, start + 1, ...
 
@@ -439,6 +621,8 @@ def write_synthetic_samples(
         model_dir: SMPL-X / SMPL model folder.
         start: index of the first sample.
         log: called with one line per written sample.
+        protocol: "near_true" or "photo".
+        depth: the photo protocol's depth, "mono" or "none".
 
     Returns:
         The sample folders.
@@ -446,9 +630,10 @@ def write_synthetic_samples(
     model = build_body_model(body_backend, model_dir=model_dir)
     folders = []
     for index in range(start, start + count):
-        scene = make_scene(index, seed, noise, image_size, body_model=model)
-        folder = write_sample(Path(out) / scene.sample.name, scene.sample)
-        write_ground_truth(folder, scene.truth)
+        scene = make_scene(
+            index, seed, noise, image_size, body_model=model, protocol=protocol, depth=depth
+        )
+        folder = write_scene(Path(out) / scene.sample.name, scene)
         folders.append(folder)
         if log is not None:
             log(

@@ -1,5 +1,6 @@
 """The staged optimizer on synthetic scenes with known answers."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -222,3 +223,21 @@ def test_every_preset_runs_two_iterations(scene, preset):
     assert np.isfinite(result.body_vertices.numpy()).all()
     assert np.isfinite(result.object_vertices.numpy()).all()
     assert not result.diverged
+
+
+def test_support_holds_the_true_chair_on_the_floor_under_the_feet(scene):
+    synthetic, inputs = scene
+    truth = synthetic.truth
+    assert inputs.ground_standing
+    # The generator stands the chair on the floor under the body's feet.
+    assert np.allclose(inputs.floor.numpy(), truth.floor_plane, atol=1e-3)
+    body = inputs.body_model(inputs.body_init)
+    weights = {"support": 1.0}
+    losses = SceneLosses(inputs, FitConfig())
+    at_truth = losses(FitState.create(inputs.body_init, truth_pose(truth)), weights, body, False)
+    assert at_truth["support"].item() < 0.005  # metres
+    perturbed = FitState.create(inputs.body_init, perturbed_pose(truth))
+    assert losses(perturbed, weights, body, False)["support"].item() > 0.02
+    # A handheld object has no support term.
+    free = SceneLosses(dataclasses.replace(inputs, ground_standing=False), FitConfig())
+    assert "support" not in free(perturbed, weights, body, False)

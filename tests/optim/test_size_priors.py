@@ -1,6 +1,16 @@
 import pytest
 
-from optim.size_priors import DEFAULT_SIZE, SIZES, SYNONYMS, normalize_category, typical_size
+from optim.size_priors import (
+    DEFAULT_SIZE,
+    GROUND_STANDING,
+    SIZES,
+    SYNONYMS,
+    guess_metres_per_unit,
+    implausible_size,
+    is_ground_standing,
+    normalize_category,
+    typical_size,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,3 +52,34 @@ def test_typical_size_defaults():
     assert typical_size(None) == DEFAULT_SIZE
     assert typical_size("flux capacitor") == DEFAULT_SIZE
     assert typical_size("Sofa") == SIZES["couch"]
+
+
+def test_ground_standing_categories():
+    assert GROUND_STANDING <= set(SIZES)
+    for name in ("chair", "Chairs", "sofa", "dining table", "bike", "bench"):
+        assert is_ground_standing(name), name
+    for name in ("cup", "box", "suitcase", "skateboard", "ladder", "flux capacitor", None):
+        assert not is_ground_standing(name), name
+
+
+@pytest.mark.parametrize(
+    "extent, category, expected",
+    [
+        (0.9, "chair", 1.0),  # metres
+        (95.0, "chair", 0.01),  # centimetres
+        (950.0, "chair", 0.001),  # millimetres
+        (9.5, "chair", 0.1),  # a mesh normalized to ten units
+        (1.0, "cup", 0.1),  # a unit box: 10 cm is nearer a cup than 1 m
+        (0.0175, "bicycle", 100.0),
+        (50.0, None, 0.01),  # the default size, 0.5 m
+    ],
+)
+def test_guess_metres_per_unit(extent, category, expected):
+    assert guess_metres_per_unit(extent, category) == pytest.approx(expected)
+
+
+def test_implausible_size():
+    assert not implausible_size(0.95 * 4.9, "chair") and implausible_size(0.95 * 5.1, "chair")
+    assert not implausible_size(0.95 / 4.9, "chair") and implausible_size(0.95 / 5.1, "chair")
+    # An unknown category's wide spread (log std 1) allows a factor of e^3, about 20.
+    assert not implausible_size(0.5 * 19, None) and implausible_size(0.5 * 21, "flux capacitor")

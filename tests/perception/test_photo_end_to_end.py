@@ -70,5 +70,6 @@ def test_bare_photo_runs_every_stage(tiny_folders, tmp_path, capsys):
     # A second run finds every stage's output in the sample folder and only fits again.
     assert main([str(photo), "--out", str(out), *tiny_args(tiny_folders, tmp_path)]) == 0
     again = json.loads((out / "metrics.json").read_text())["stages_run"]
-    assert again == {"perception": None, "body_init": False, "retrieval": None, "contact": False}
+    stages = {key: again[key] for key in ("perception", "body_init", "retrieval", "contact")}
+    assert stages == {"perception": None, "body_init": False, "retrieval": None, "contact": False}
     assert "chair__0001: ok" in capsys.readouterr().out

@@ -6,16 +6,30 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from reconstruction.evaluation import (
+    AXIAL,
+    CATEGORY_SYMMETRY,
+    FULL,
+    HALF_TURN,
     METRIC_KEYS,
+    TIME_KEYS,
     aggregate,
     aligned_chamfer_cm,
     body_contact_vertices,
+    body_root,
     chamfer_cm,
     contact_precision_recall,
+    contact_surface_cm,
+    floor_gap_cm,
+    inputs_label,
+    object_relative_to_body_cm,
     pair_distance_cm,
+    predicted_rotation,
+    root_aligned_body_error_cm,
     rotation_error_deg,
     sample_surface,
     similarity_transform,
+    stands_on_floor,
+    symmetric_rotation_error_deg,
     translation_error_cm,
 )
 
@@ -276,22 +290,277 @@ def test_sample_surface_is_seeded_on_the_mesh_and_area_uniform():
 def test_aggregate_takes_medians_over_the_rows_that_have_a_value():
     rows = [
         {"rot_err_deg": 1.0, "contact_precision": 0.0, "mask_iou": 0.5, "time_s": 10.0},
-        {"rot_err_deg": None, "contact_precision": 0.8, "mask_iou": 0.9, "time_s": 30.0},
+        {
+            "rot_err_deg": None,
+            "contact_precision": 0.8,
+            "mask_iou": 0.9,
+            "time_s": 30.0,
+            "inputs": "photo, depth mono, noise low",
+        },
         {"rot_err_deg": 5.0, "contact_precision": 0.6, "mask_iou": 0.7, "time_s": 20.0},
         {"rot_err_deg": None, "contact_precision": None, "time_s": 40.0},
     ]
     summary = aggregate(rows)
 
-    assert set(summary) == {*METRIC_KEYS, "time_s", "count"}
+    assert set(summary) == {*METRIC_KEYS, *TIME_KEYS, "count", "inputs"}
     assert summary["count"] == 4  # every row, also those missing some metrics
     assert summary["rot_err_deg"] == pytest.approx(3.0)  # median of {1, 5}: None is skipped
     assert summary["contact_precision"] == pytest.approx(0.6)  # 0.0 counts as a value
     assert summary["mask_iou"] == pytest.approx(0.7)  # a missing key is skipped too
     assert summary["time_s"] == pytest.approx(25.0)
     assert summary["chamfer_body_cm"] is None  # no row has it
+    assert summary["inputs"] == "photo, depth mono, noise low"
 
 
 def test_aggregate_of_no_rows():
     summary = aggregate([])
     assert summary["count"] == 0
-    assert all(summary[key] is None for key in (*METRIC_KEYS, "time_s"))
+    assert all(summary[key] is None for key in (*METRIC_KEYS, *TIME_KEYS, "inputs"))
+
+
+# symmetric_rotation_error_deg
+
+
+def test_symmetries_of_the_categories():
+    assert CATEGORY_SYMMETRY["ball"] == FULL
+    assert {CATEGORY_SYMMETRY[c] for c in ("bottle", "cup", "stool", "bat")} == {AXIAL}
+    assert {CATEGORY_SYMMETRY[c] for c in ("box", "table", "bench")} == {HALF_TURN}
+    assert "chair" not in CATEGORY_SYMMETRY
+
+
+@pytest.mark.parametrize(
+    ("pred", "symmetry", "expected"),
+    [
+        # A turn about the vertical: free for axial objects, counted for the others.
+        (rot_deg("y", 70), AXIAL, 0.0),
+        (rot_deg("y", 70), None, 70.0),
+        (rot_deg("y", 70), HALF_TURN, 70.0),
+        # A half turn about the vertical is free for half-turn objects; 160 degrees is 20 off.
+        (rot_deg("y", 180), HALF_TURN, 0.0),
+        (rot_deg("y", 160), HALF_TURN, 20.0),
+        (rot_deg("y", 180), None, 180.0),
+        # Upside down is wrong for every object but a ball.
+        (rot_deg("x", 180), AXIAL, 180.0),
+        (rot_deg("x", 180), HALF_TURN, 180.0),
+        (rot_deg("x", 180), FULL, 0.0),
+        # A tilt of 30 degrees after a free spin about the object's own vertical.
+        (rot_deg("x", 30) @ rot_deg("y", 110), AXIAL, 30.0),
+    ],
+)
+def test_symmetric_rotation_error_known_angles(pred, symmetry, expected):
+    assert symmetric_rotation_error_deg(pred, np.eye(3), symmetry) == pytest.approx(
+        expected, abs=1e-5
+    )
+
+
+def test_axial_error_is_the_smallest_error_over_spins_about_the_vertical():
+    # The closed form (angle between the up axes) against a search over the spin.
+    rng = np.random.default_rng(0)
+    spins = [rot_deg("y", a) for a in np.linspace(0, 360, 3601)]
+    for _ in range(5):
+        pred, gt = Rotation.random(2, random_state=rng.integers(1 << 31)).as_matrix()
+        searched = min(rotation_error_deg(pred @ spin, gt) for spin in spins)
+        assert symmetric_rotation_error_deg(pred, gt, AXIAL) == pytest.approx(searched, abs=0.05)
+
+
+def test_symmetric_error_is_the_same_in_the_camera_frame():
+    # Both rotations composed with one camera rotation on the left: errors unchanged.
+    camera = rot_deg("xyz", [20, -50, 100])
+    pred, gt = rot_deg("xz", [15, 40]) @ rot_deg("y", 75), rot_deg("z", 40)
+    for symmetry in (None, AXIAL, HALF_TURN):
+        assert symmetric_rotation_error_deg(camera @ pred, camera @ gt, symmetry) == pytest.approx(
+            symmetric_rotation_error_deg(pred, gt, symmetry), abs=1e-6
+        )
+
+
+# predicted_rotation
+
+
+def test_predicted_rotation_compares_canonical_frames_of_another_file_frame():
+    # The delivered mesh is stored z-up (canonical y -> file z) in centimetres; the fitting
+    # posed it with some rotation of the file frame. The canonical rotation is that rotation
+    # times the canonical-to-file one, whatever the pose file says.
+    canonical = np.random.default_rng(2).normal(size=(30, 3))
+    to_file = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
+    file_vertices = 100 * canonical @ to_file.T + [5.0, 0.0, -3.0]
+    truth = rot_deg("xyz", [5, 60, -10])
+    posed = 0.01 * (file_vertices - [5.0, 0.0, -3.0]) @ (truth @ to_file.T).T + [0.1, 0.2, 3.0]
+
+    found = predicted_rotation(np.eye(3), file_vertices, posed, to_file)
+
+    np.testing.assert_allclose(found, truth, atol=1e-9)
+    # Without a delivered frame the pose's rotation is the answer.
+    np.testing.assert_array_equal(predicted_rotation(truth, file_vertices, posed, None), truth)
+
+
+# floor: stands_on_floor, floor_gap_cm
+
+# A floor 1 m below the camera (camera y points down): up normal (0, -1, 0), height = -y + 1.
+FLOOR = np.array([0.0, -1.0, 0.0, 1.0])
+
+
+def test_floor_gap_is_the_lowest_point_above_or_below_the_floor_in_cm():
+    cube = np.asarray(trimesh.creation.box(extents=[0.4, 0.4, 0.4]).vertices) + [0, 0.8, 3]
+    assert floor_gap_cm(cube, FLOOR) == pytest.approx(0.0, abs=1e-9)  # bottom at y = 1
+    assert floor_gap_cm(cube + [0, -0.05, 0], FLOOR) == pytest.approx(5.0, abs=1e-9)
+    assert floor_gap_cm(cube + [0, 0.03, 0], FLOOR) == pytest.approx(3.0, abs=1e-9)  # sunk
+
+
+def test_stands_on_floor_needs_touching_and_upright():
+    cube = np.asarray(trimesh.creation.box(extents=[0.4, 0.4, 0.4]).vertices) + [0, 0.8, 3]
+    up = np.array([0.0, -1.0, 0.0])
+    assert stands_on_floor(cube, up, FLOOR)
+    assert not stands_on_floor(cube + [0, -0.05, 0], up, FLOOR)  # held 5 cm above
+    assert not stands_on_floor(cube, rot_deg("z", 30) @ up, FLOOR)  # lying tilted
+    assert stands_on_floor(cube, rot_deg("z", 5) @ up, FLOOR)
+
+
+# object_relative_to_body_cm
+
+
+def test_object_relative_to_body_ignores_a_common_shift_and_sees_a_relative_one():
+    body = np.array([[0.0, 0, 2], [0.2, 0, 2], [0.1, 1.0, 2]])
+    obj = np.array([[0.5, 0.5, 2.0], [0.6, 0.5, 2.2]])
+    shift = np.array([0.3, -0.1, 1.5])  # e.g. a wrong distance from the camera
+    assert object_relative_to_body_cm(body + shift, obj + shift, body, obj) == pytest.approx(
+        0.0, abs=1e-9
+    )
+    assert object_relative_to_body_cm(body, obj + [0, 0.03, 0.04], body, obj) == pytest.approx(
+        5.0, abs=1e-9
+    )
+    # Another instance (other vertex count): centroids still compare.
+    other = np.array([[0.5, 0.5, 2.0], [0.55, 0.5, 2.1], [0.6, 0.5, 2.2]])
+    assert object_relative_to_body_cm(body, other, body, obj) == pytest.approx(0.0, abs=1e-9)
+
+
+# root_aligned_body_error_cm and body_root
+
+
+def test_root_aligned_body_error_removes_the_root_offset_only():
+    body_gt = np.array([[0.0, 0, 2], [0.0, 1.0, 2], [0.5, 0.5, 2]])
+    root_gt = np.array([0.0, 0.5, 2.0])
+    # Shifted by 1 m and one vertex (not the root) moved 6 cm: 6 / 3 = 2 cm on average.
+    pred = body_gt + [1.0, 0, 0]
+    pred[2] += [0.0, 0.06, 0.0]
+    error = root_aligned_body_error_cm(pred, body_gt, root_gt + [1.0, 0, 0], root_gt)
+    assert error == pytest.approx(2.0, abs=1e-9)
+    # Aligned by the mean vertex instead, the moved vertex shifts the mean by 2 cm: each
+    # vertex is then 2 cm off, but the moved one 4 cm.
+    assert root_aligned_body_error_cm(pred, body_gt) == pytest.approx(8 / 3, abs=1e-9)
+
+
+def test_body_root_reads_annys_root_bone_and_nothing_else():
+    deltas = np.tile(np.eye(4), (1, 3, 1, 1))
+    deltas[0, 0, :3, 3] = [1.0, 2.0, 3.0]  # the root in Anny's frame (z up)
+    native_to_hoifit = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])
+    root = body_root({"pose_parameters": deltas, "native_to_hoifit": native_to_hoifit})
+    np.testing.assert_allclose(root, [1.0, 3.0, -2.0])
+    assert body_root({"transl": np.zeros((1, 3)), "betas": np.zeros((1, 10))}) is None
+
+
+def test_body_root_is_annys_translation(anny):
+    import torch
+
+    from reconstruction.body_models import BodyParams
+
+    params = BodyParams(
+        global_orient=torch.tensor([[0.3, -1.0, 0.2]]),
+        body_pose=0.1 * torch.ones(1, anny.num_body_joints, 3),
+        betas=anny.default_betas.clone(),
+        transl=torch.tensor([[0.4, -0.3, 2.5]]),
+    )
+    np.testing.assert_allclose(body_root(anny.to_npz_dict(params)), [0.4, -0.3, 2.5], atol=1e-5)
+
+
+# contact_surface_cm
+
+
+def test_contact_surface_distance_is_unsigned_to_the_surface():
+    box = trimesh.creation.box(extents=[1.0, 1.0, 1.0])  # faces at +-0.5
+    body = np.array([[0.0, 0.0, 0.53], [0.0, 0.0, 0.49], [0.7, 0.0, 0.0], [5.0, 5.0, 5.0]])
+    # Vertex 0 is 3 cm outside a face, vertex 1 1 cm inside, vertex 2 20 cm out; 3 is ignored.
+    distance = contact_surface_cm(
+        body, np.asarray(box.vertices), np.asarray(box.faces), np.array([0, 1, 2])
+    )
+    assert distance == pytest.approx(8.0, abs=1e-9)
+    assert contact_surface_cm(body, box.vertices, box.faces, np.zeros(0, int)) is None
+
+
+# weighted similarity_transform and Chamfer with another instance
+
+
+def test_weighted_similarity_transform_equals_repeating_points():
+    rng = np.random.default_rng(5)
+    source, target = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    weights = np.array([1.0, 3.0, 1.0, 2.0, 1.0, 1.0])
+    repeat = np.repeat(np.arange(6), weights.astype(int))
+    found = similarity_transform(source, target, weights)
+    expected = similarity_transform(source[repeat], target[repeat])
+    assert found[0] == pytest.approx(expected[0], abs=1e-12)
+    np.testing.assert_allclose(found[1], expected[1], atol=1e-12)
+    np.testing.assert_allclose(found[2], expected[2], atol=1e-12)
+
+
+def test_aligned_chamfer_with_another_instance_aligns_by_body_and_object_centroid():
+    # Truth: a body of 8 dots at (+-0.3, +-0.2, +-0.1) (24 vertices, centroid 0) and an object
+    # of 2 dots at y = +-0.1 (6 vertices, centroid 0). Prediction: the same body and an
+    # instance of 4 dots (12 vertices), two at each of (0, +-0.1, 0.2). The alignment matches
+    # body vertices (weight 1 each) and the centroids (weight 6, the true object's vertex
+    # count), 30 in all: the source mean is m = 6 * 0.2 / 30 = 0.04 z; the cross-covariance is
+    # the body's own (R = I); the source variance is 24 * 0.14 + 24 * 0.04^2 + 6 * 0.16^2 =
+    # 3.552 against 24 * 0.14 = 3.36, so s = 3.36 / 3.552 and a point p aligns to s (p - m).
+    corners = np.array([[x, y, z] for x in (-0.3, 0.3) for y in (-0.2, 0.2) for z in (-0.1, 0.1)])
+    body_gt, body_faces = dots(corners)
+    object_gt, object_faces_gt = dots(OBJECT_GT)
+    instance, instance_faces = dots([[0.0, y, 0.2] for y in (-0.1, -0.1, 0.1, 0.1)])
+    body, obj = aligned_chamfer_cm(
+        body_gt,
+        instance,
+        body_gt,
+        object_gt,
+        body_faces,
+        instance_faces,
+        4000,
+        object_faces_gt=object_faces_gt,
+    )
+    scale, mean = 3.36 / 3.552, np.array([0.0, 0.0, 0.04])
+    # Each aligned corner's nearest true corner is its own (moved far less than 0.1 m). The
+    # corners move by different amounts and the surface samples fall on them unevenly, so the
+    # sampled mean agrees to within sampling error only.
+    expected_body = 200 * np.linalg.norm(scale * (corners - mean) - corners, axis=1).mean()
+    assert body == pytest.approx(expected_body, abs=0.05)
+    # Every aligned object point, (0, +-0.1 s, 0.16 s), is as far from its nearest true one.
+    expected_object = 200 * np.hypot(0.1 - 0.1 * scale, 0.16 * scale)
+    assert obj == pytest.approx(expected_object, abs=1e-3)
+
+
+def test_aligned_chamfer_with_another_instance_is_invariant_to_a_similarity_transform():
+    body = trimesh.creation.icosphere(subdivisions=2, radius=0.3)
+    body_gt = np.asarray(body.vertices) + [0.0, 0.0, 2.0]
+    true_box = trimesh.creation.box(extents=[0.2, 0.1, 0.4])
+    other_box = trimesh.creation.box(extents=[0.25, 0.1, 0.35]).subdivide()
+    object_gt = np.asarray(true_box.vertices) + [0.35, 0.0, 2.1]
+    object_pred = np.asarray(other_box.vertices) + [0.35, 0.0, 2.1]
+    rotation = rot_deg("xyz", [10, -70, 45])
+
+    def transform(points):
+        return 0.8 * points @ rotation.T + [0.5, 0.2, -0.3]
+
+    faces = (np.asarray(body.faces), np.asarray(other_box.faces))
+    kwargs = {"samples": 2000, "object_faces_gt": np.asarray(true_box.faces)}
+    direct = aligned_chamfer_cm(body_gt, object_pred, body_gt, object_gt, *faces, **kwargs)
+    moved = aligned_chamfer_cm(
+        transform(body_gt), transform(object_pred), body_gt, object_gt, *faces, **kwargs
+    )
+    np.testing.assert_allclose(moved, direct, atol=1e-6)
+    # The instances differ by up to 2.5 cm per side: the object's Chamfer sees it, the body's
+    # does not.
+    assert direct[0] < 3.0 and direct[1] > direct[0]
+
+
+def test_inputs_label_names_the_protocol_depth_and_noise():
+    noise = {"noise": {"name": "low"}}
+    photo = {**noise, "inputs": {"protocol": "photo", "depth": "none"}}
+    assert inputs_label(photo) == "photo, depth none, noise low"
+    assert inputs_label({**noise, "inputs": {"protocol": "near_true"}}) == "near_true, noise low"
+    assert inputs_label(noise) == "near_true, noise low"  # written before the protocols

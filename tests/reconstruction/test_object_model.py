@@ -13,12 +13,14 @@ from reconstruction.object_model import (
     ObjectPose,
     camera_to_object,
     load_object_mesh,
+    normalize_object_frame,
     object_to_camera,
     pose_from_json_dict,
     pose_to_json_dict,
     validate_mesh,
 )
 from reconstruction.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from reconstruction.sample_io.object_frame_file import UP_AXES
 
 
 @pytest.fixture
@@ -295,3 +297,36 @@ def test_json_errors():
         pose_from_json_dict({"rotation_matrix": [1, 2], "translation": [0, 0, 0]})
     with pytest.raises(ValueError, match="non-finite"):
         pose_from_json_dict({"rotation_matrix": np.eye(3).tolist(), "translation": [0, np.nan, 0]})
+
+
+@pytest.mark.parametrize("up", UP_AXES)
+def test_normalize_object_frame_turns_the_up_axis_to_y(up):
+    # A tall box (0.5 m along `up`) in centimetres: normalized, it is 0.5 m tall along +y.
+    axis = "xyz".index(up[1])
+    extents = np.full(3, 20.0)
+    extents[axis] = 50.0
+    mesh = ObjectMesh(*_box_arrays(extents), name="tall")
+    tip = mesh.vertices[np.argmax(mesh.vertices[:, axis] * (1 if up[0] == "+" else -1))]
+    normalized = normalize_object_frame(mesh, up, 0.01)
+    assert np.allclose(normalized.vertices.max(0) - normalized.vertices.min(0), [0.2, 0.5, 0.2])
+    assert np.array_equal(normalized.faces, mesh.faces) and normalized.name == "tall"
+    index = int(np.argmax(np.all(mesh.vertices == tip, axis=1)))
+    assert normalized.vertices[index, 1] == pytest.approx(0.25)  # the top is up
+    # A proper rotation: the winding, hence the outward normals, is kept.
+    before = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).volume
+    after = trimesh.Trimesh(normalized.vertices, normalized.faces, process=False).volume
+    assert after == pytest.approx(before * 1e-6, rel=1e-5)
+
+
+def test_normalize_object_frame_in_convention_is_the_same_mesh(box):
+    mesh = ObjectMesh(box.vertices, box.faces)
+    assert normalize_object_frame(mesh, "+y", 1.0) is mesh
+    with pytest.raises(ValueError, match="up axis"):
+        normalize_object_frame(mesh, "up", 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        normalize_object_frame(mesh, "+z", 0.0)
+
+
+def _box_arrays(extents):
+    box = trimesh.creation.box(extents=extents)
+    return box.vertices, box.faces

@@ -1,0 +1,183 @@
+"""The floor plane in the camera frame: from the body's feet, refined from depth where there is one.
+
+A plane is a (4,) tensor (n, d) with n the unit normal pointing up (roughly -y in the OpenCV camera
+frame, whose y points down) and d the offset: a camera-frame point x lies n . x + d metres above
+the floor, so the floor is n . x + d = 0. The body's feet give a first plane: its normal is the
+body's up axis and it passes through the lowest foot vertex. Where a depth map covers the floor,
+the pixels near that plane, outside the person and the object, are back-projected and a plane
+is fitted to them robustly; the feet's plane is kept when too few pixels agree or the fitted
+plane tilts too far from it (a wall, a table top).
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+DEPTH_BAND_M = 0.3
+"""Metres: depth points farther than this from the feet's plane are not floor candidates."""
+INLIER_M = 0.03
+"""Metres: a depth point within this of the fitted plane counts as on the floor."""
+MIN_INLIERS = 50
+"""Depth points on the fitted plane needed to trust it over the feet."""
+MAX_TILT_DEG = 30.0
+"""Degrees: a fitted plane tilting more than this from the feet's plane is not the floor."""
+
+
+@dataclass
+class FloorEstimate:
+    """A floor plane and where it came from.
+
+    Attributes:
+        plane: (4,) (n, d): unit normal pointing up and offset, camera frame, metres; a point x is
+            n . x + d metres above the floor.
+        source: "feet" or "depth".
+        inliers: depth points on the plane (0 for "feet").
+    """
+
+    plane: Tensor
+    source: str
+    inliers: int = 0
+
+
+def body_up(global_orient: Tensor) -> Tensor:
+    """The body's up axis in the camera frame.
+
+    Body models are y-up in their own frame (`reconstruction.body_models.base`), so the up axis
+    is the second column of the global orientation.
+
+    Args:
+        global_orient: (3, 3) rotation matrix, body frame to camera frame.
+
+    Returns:
+        (3,) unit vector.
+    """
+    return global_orient[:, 1] / global_orient[:, 1].norm()
+
+
+def floor_from_feet(vertices: Tensor, up: Tensor, feet: Tensor | None = None) -> Tensor:
+    """The plane under the body's lowest foot vertex, normal to the body's up axis.
+
+    Args:
+        vertices: (V, 3) body vertices, camera frame, metres.
+        up: (3,) the body's up axis, camera frame (`body_up`); need not be unit.
+        feet: (N,) long indices of the foot vertices; None or empty uses every vertex (a body
+            model without a feet part).
+
+    Returns:
+        (4,) plane (n, d) with n = up / |up| and the lowest foot vertex at height 0.
+    """
+    normal = up / up.norm()
+    points = vertices if feet is None or feet.numel() == 0 else vertices[feet]
+    return torch.cat((normal, -(points @ normal).min()[None]))
+
+
+def back_project(depth: Tensor, K: Tensor) -> Tensor:
+    """Camera-frame points of every pixel, pixel centres at integer coordinates.
+
+    Args:
+        depth: (H, W) metres along z.
+        K: (3, 3) intrinsics.
+
+    Returns:
+        (H, W, 3) points, metres.
+    """
+    height, width = depth.shape
+    v, u = torch.meshgrid(
+        torch.arange(height, dtype=depth.dtype, device=depth.device),
+        torch.arange(width, dtype=depth.dtype, device=depth.device),
+        indexing="ij",
+    )
+    x = (u - K[0, 2]) / K[0, 0] * depth
+    y = (v - K[1, 2]) / K[1, 1] * depth
+    return torch.stack((x, y, depth), dim=-1)
+
+
+def fit_plane(points: Tensor, seed: Tensor, band: float, tolerance: float, steps: int = 8):
+    """Robust plane through points, by iteratively reweighted least squares from a seed plane.
+
+    Tukey's biweight on the distances to the current plane, its cut-off shrinking geometrically
+    from `band` to `tolerance`: points of a wall or a box within the band lose their weight as the
+    plane settles on the dominant surface.
+
+    Args:
+        points: (N, 3) metres.
+        seed: (4,) starting plane (n, d), n unit.
+        band: first cut-off, metres.
+        tolerance: last cut-off, metres.
+        steps: reweighting steps.
+
+    Returns:
+        (4,) plane (n, d), n unit and on the seed normal's side, or None when no point has
+        weight.
+    """
+    points = points.double()
+    plane = seed.double()
+    for step in range(steps + 1):
+        cutoff = band * (tolerance / band) ** (step / steps)
+        distance = points @ plane[:3] + plane[3]
+        weight = (1 - (distance / cutoff) ** 2).clamp_min(0) ** 2  # (N,)
+        if float(weight.sum()) <= 0:
+            return None
+        weight = weight / weight.sum()
+        centre = (weight[:, None] * points).sum(0)
+        centred = points - centre
+        covariance = (weight[:, None] * centred).T @ centred
+        normal = torch.linalg.eigh(covariance).eigenvectors[:, 0]  # smallest eigenvalue
+        normal = normal if float(normal @ seed[:3].double()) >= 0 else -normal
+        plane = torch.cat((normal, -(normal @ centre)[None]))
+    return plane.to(seed.dtype)
+
+
+def estimate_floor(
+    vertices: Tensor,
+    up: Tensor,
+    feet: Tensor | None = None,
+    depth: Tensor | None = None,
+    K: Tensor | None = None,
+    exclude: Tensor | None = None,
+    band: float = DEPTH_BAND_M,
+    inlier: float = INLIER_M,
+    min_inliers: int = MIN_INLIERS,
+    max_tilt_deg: float = MAX_TILT_DEG,
+) -> FloorEstimate:
+    """The floor under a body: its feet's plane, refined from depth where the depth shows it.
+
+    Args:
+        vertices: (V, 3) body vertices, camera frame, metres.
+        up: (3,) the body's up axis (`body_up`).
+        feet: (N,) long foot vertex indices (`BodyModel.parts["feet"]`), or None.
+        depth: (H, W) metric depth, 0 where unknown, or None.
+        K: (3, 3) intrinsics of `depth`; needed with it.
+        exclude: (H, W) bool pixels that are not floor (the person's and the object's masks), or
+            None.
+        band: metres around the feet's plane where depth points are floor candidates.
+        inlier: metres from the fitted plane within which a point is on it.
+        min_inliers: inliers needed to prefer the depth's plane.
+        max_tilt_deg: largest angle between the depth's and the feet's normals, degrees.
+
+    Returns:
+        The depth's plane when at least `min_inliers` depth points lie on it and it tilts at most
+        `max_tilt_deg` from the feet's plane; else the feet's.
+    """
+    feet_plane = floor_from_feet(vertices, up, feet)
+    fallback = FloorEstimate(feet_plane, "feet")
+    if depth is None or K is None:
+        return fallback
+    valid = depth > 0
+    if exclude is not None:
+        valid &= ~exclude
+    points = back_project(depth, K.to(depth))[valid]  # (N, 3)
+    height = points @ feet_plane[:3].to(points) + feet_plane[3].to(points)
+    points = points[height.abs() < band]
+    if len(points) < min_inliers:
+        return fallback
+    plane = fit_plane(points, feet_plane.to(points), band, inlier)
+    if plane is None:
+        return fallback
+    inliers = int(((points @ plane[:3] + plane[3]).abs() < inlier).sum())
+    cos_tilt = float(plane[:3] @ feet_plane[:3].to(plane))
+    if inliers < min_inliers or cos_tilt < math.cos(math.radians(max_tilt_deg)):
+        return fallback
+    return FloorEstimate(plane.to(feet_plane), "depth", inliers)

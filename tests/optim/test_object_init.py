@@ -1,0 +1,144 @@
+"""Object hypotheses: ground-standing objects stand upright on the floor, others are free."""
+
+import math
+
+import pytest
+import torch
+import trimesh
+
+from optim.config import ObjectInitConfig
+from optim.inputs import FitInputs
+from optim.object_init import (
+    MODEL_TO_CAMERA,
+    initialize_object,
+    kabsch,
+    rest_on_floor,
+    rotation_hypotheses,
+    upright_rotations,
+    yaw_alignment,
+)
+from reconstruction.rasterizer import rasterize
+from reconstruction.rotations import axis_angle_to_matrix
+
+K = torch.tensor([[80.0, 0.0, 31.5], [0.0, 80.0, 31.5], [0.0, 0.0, 1.0]])
+SIZE = (64, 64)
+
+
+def pitched_floor(degrees: float = 15.0, camera_height: float = 1.3) -> torch.Tensor:
+    pitch = axis_angle_to_matrix(torch.tensor([math.radians(degrees), 0.0, 0.0]))
+    return torch.cat((pitch @ torch.tensor([0.0, -1.0, 0.0]), torch.tensor([camera_height])))
+
+
+def heights(rotations, translations, points, floor):
+    """(K, N) heights above the floor of the posed points."""
+    return (points @ rotations.transpose(1, 2) + translations[:, None]) @ floor[:3] + floor[3]
+
+
+def test_upright_rotations_keep_y_along_the_floor_normal():
+    floor = pitched_floor()
+    rotations = upright_rotations(12, floor[:3])
+    assert rotations.shape == (12, 3, 3)
+    assert torch.allclose(rotations[:, :, 1], floor[:3].expand(12, 3), atol=1e-6)
+    assert torch.allclose(torch.linalg.det(rotations), torch.ones(12), atol=1e-6)
+    # Evenly spaced turns: consecutive ones differ by 30 degrees about the normal.
+    relative = rotations[1:] @ rotations[:-1].transpose(1, 2)
+    cos = (relative.diagonal(dim1=1, dim2=2).sum(-1) - 1) / 2
+    assert torch.allclose(cos, torch.full((11,), math.cos(math.radians(30))), atol=1e-5)
+    # A level floor gives the upright hypotheses the free objects get.
+    level = upright_rotations(8, torch.tensor([0.0, -1.0, 0.0]))
+    free = rotation_hypotheses(16, 0.5, torch.Generator().manual_seed(0))
+    assert torch.allclose(level, free[:8], atol=1e-6)
+    # An upside-down camera (floor normal along +y) turns the object over, not into a mirror.
+    flipped = upright_rotations(3, torch.tensor([0.0, 1.0, 0.0]))
+    assert torch.allclose(flipped[:, :, 1], torch.tensor([0.0, 1.0, 0.0]).expand(3, 3), atol=1e-6)
+    assert torch.allclose(torch.linalg.det(flipped), torch.ones(3), atol=1e-6)
+
+
+def test_rest_on_floor_puts_the_lowest_point_on_it():
+    floor = pitched_floor()
+    generator = torch.Generator().manual_seed(0)
+    points = torch.randn(50, 3, generator=generator)
+    rotations = axis_angle_to_matrix(torch.randn(4, 3, generator=generator))
+    translations = torch.randn(4, 3, generator=generator) + torch.tensor([0.0, 0.0, 4.0])
+    moved = rest_on_floor(rotations, translations, points, floor)
+    assert torch.allclose(
+        heights(rotations, moved, points, floor).min(1).values, torch.zeros(4), atol=1e-5
+    )
+    # Only along the normal.
+    shift = moved - translations
+    assert torch.allclose(
+        torch.linalg.cross(shift, floor[:3].expand(4, 3)), torch.zeros(4, 3), atol=1e-6
+    )
+
+
+def test_yaw_alignment_recovers_a_turn_about_the_axis():
+    axis = pitched_floor()[:3]
+    generator = torch.Generator().manual_seed(1)
+    source = torch.randn(1, 30, 3, generator=generator)
+    source = source - source.mean(1, keepdim=True)
+    turn = axis_angle_to_matrix(axis * 2.5)
+    target = source @ turn.T
+    weights = torch.ones(30) / 30
+    assert torch.allclose(yaw_alignment(source, target, weights, axis)[0], turn, atol=1e-5)
+    assert torch.allclose(kabsch(source, target, weights)[0], turn, atol=1e-5)
+    # Against a target turned about another axis too, it stays a turn about `axis`.
+    tilted = target @ axis_angle_to_matrix(torch.tensor([0.4, 0.0, 0.0])).T
+    estimate = yaw_alignment(source, tilted, weights, axis)[0]
+    assert torch.allclose(estimate @ axis, axis, atol=1e-6)
+
+
+def chair_inputs(ground_standing: bool, with_contact: bool) -> tuple[FitInputs, torch.Tensor]:
+    """A boxy 'chair' resting upright on a pitched floor, its mask, and a 'body' on its seat."""
+    floor = pitched_floor()
+    box = trimesh.creation.box(extents=(0.5, 0.9, 0.45))
+    vertices = torch.tensor(box.vertices, dtype=torch.float32) + torch.tensor([0.0, 0.45, 0.0])
+    faces = torch.tensor(box.faces)
+    points = torch.tensor(trimesh.sample.sample_surface(box, 300, seed=0)[0], dtype=torch.float32)
+    points = points + torch.tensor([0.0, 0.45, 0.0])
+    rotation = upright_rotations(1, floor[:3]) @ axis_angle_to_matrix(torch.tensor([0.0, 0.5, 0.0]))
+    translation = rest_on_floor(rotation, torch.tensor([[0.1, 0.0, 3.2]]), vertices, floor)
+    posed = vertices @ rotation[0].T + translation
+    mask = rasterize(posed[None], faces, K, SIZE).mask[0].float()
+    # "Body" contact points: on the seat's top face, as a sitting person's buttocks would be.
+    seat = points[points[:, 1] > 0.89][:20] @ rotation[0].T + translation
+    body = torch.cat((seat, seat + 0.3 * floor[:3]))
+    contact = torch.cat((torch.ones(len(seat)), torch.zeros(len(seat))))
+    inputs = FitInputs(
+        body_model=None,
+        body_init=None,
+        K=K,
+        image_size=SIZE,
+        object_vertices=vertices,
+        object_faces=faces,
+        object_points=points,
+        object_mask=mask,
+        body_contact=contact if with_contact else None,
+        category="chair",
+        floor=floor,
+        ground_standing=ground_standing,
+    )
+    return inputs, body
+
+
+@pytest.mark.parametrize("with_contact", [True, False])
+def test_ground_standing_hypotheses_stand_upright_on_the_floor(with_contact):
+    inputs, body = chair_inputs(ground_standing=True, with_contact=with_contact)
+    config = ObjectInitConfig(num_hypotheses=16, keep=4, use_contact=with_contact)
+    pose, scores = initialize_object(inputs, body, config)
+    rotations = pose.rotation_matrix()
+    assert pose.batch_size == 4 and torch.all(scores[:-1] >= scores[1:])
+    assert torch.allclose(rotations[:, :, 1], inputs.floor[:3].expand(4, 3), atol=1e-5)
+    scaled = pose.scale()[:, None, None] * inputs.object_vertices
+    lowest = heights(rotations, pose.transl, scaled, inputs.floor).min(1).values
+    assert torch.allclose(lowest, torch.zeros(4), atol=1e-4)
+    # The best one covers the mask (the score is its IoU less the contact residual).
+    assert float(scores[0]) > (0.4 if with_contact else 0.8)
+
+
+def test_free_objects_keep_random_rotations():
+    inputs, body = chair_inputs(ground_standing=False, with_contact=True)
+    config = ObjectInitConfig(num_hypotheses=16, keep=16, upright_fraction=0.25)
+    pose, _ = initialize_object(inputs, body, config)
+    up = pose.rotation_matrix()[:, :, 1]
+    tilted = (up @ MODEL_TO_CAMERA[:, 1]) < 0.99
+    assert tilted.any()
