@@ -12,6 +12,7 @@ from optim.inputs import FitInputs
 from optim.size_priors import is_ground_standing
 from reconstruction.body_models import BodyModel
 from reconstruction.errors import HoifitError
+from reconstruction.interaction_library import contact_prior, object_contact_prior
 from reconstruction.resample import resample_depth, resample_map, scale_keypoints, working_camera
 from reconstruction.sample_io import Sample, merge_body_contact_vertices
 from reconstruction.sdf import compute_sdf_grid
@@ -145,6 +146,8 @@ def prepare_fit_inputs(
             body_contact = merge_body_contact_vertices(
                 body_contact, unpaired, body_model.num_vertices
             )
+    if body_contact is None and pair_body is None and config.contact_prior:
+        body_contact, object_contact = _contact_prior(body_model, mesh.vertices, category)
 
     def tensor(array, kind=dtype):
         return None if array is None else torch.as_tensor(np.asarray(array), device=device).to(kind)
@@ -171,6 +174,20 @@ def prepare_fit_inputs(
         floor=floor.plane,
         ground_standing=is_ground_standing(category),
     )
+
+
+def _contact_prior(body_model: BodyModel, object_vertices: np.ndarray, category: str | None):
+    """The interaction library's contact for an object category, when nothing better is known.
+
+    Returns:
+        (V,) body and (Vo,) object contact probabilities, each None when the library has
+        nothing for the category.
+    """
+    body = contact_prior(body_model, category)
+    if not body.any():
+        return None, None
+    log.info("no contact map: using the %s contact prior of the interaction library", category)
+    return body, object_contact_prior(np.asarray(object_vertices), category)
 
 
 def _to_topology(data, topology, body_model, init, init_vertices, name, values: bool):

@@ -20,8 +20,6 @@ from pathlib import Path
 
 import torch
 
-from contact.inference import predict_contact
-from contact.interactvlm import InteractVLM, predict_interactvlm_contact
 from hoifit.config import HoifitConfig, save_config
 from hoifit.fit_inputs import prepare_fit_inputs
 from hoifit.registry import Models
@@ -38,7 +36,6 @@ from reconstruction.image_io import IMAGE_SUFFIXES, fit_to_max_size
 from reconstruction.object_model import MeshError, load_object_mesh, pose_to_json_dict
 from reconstruction.sample_io import BodyInit, list_samples
 from reconstruction.scene import Scene
-from retrieval.retrieve import retrieve_object_mesh
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +100,8 @@ def complete_sample(
         store.write_body_init(BodyInit(body_model.name, body_model.to_npz_dict(params)))
         done["body_init"] = True
     if "retrieval" in missing:
+        from retrieval.retrieve import retrieve_object_mesh
+
         mesh, match = retrieve_object_mesh(
             sample.image, sample.object_bbox, store.object_name, models("clip"), config.retrieval
         )
@@ -127,6 +126,10 @@ def _predict_contact(store: SampleStore, config: HoifitConfig, body_model, model
     A ContactVLM predicts on the body in use; an InteractVLM checkpoint on SMPL's vertices, which
     the fitting moves to the body in use when it has the body's SMPL mesh.
     """
+    # The contact models' modules (transformers, peft) take seconds to import: only when used.
+    from contact.inference import predict_contact
+    from contact.interactvlm import InteractVLM, predict_interactvlm_contact
+
     sample, name = store.sample, store.object_name or "object"
     if not isinstance(model, InteractVLM):
         prediction = predict_contact(model, sample.image, name, body_model, sample.object_mesh)

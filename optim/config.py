@@ -142,7 +142,7 @@ def _default_body_stages() -> list[StageConfig]:
             },
             iterations=80,
             lr=0.03,
-            patience=0,
+            patience=10,
         ),
     ]
 
@@ -196,6 +196,9 @@ class FitConfig:
         sigma: soft-silhouette edge width in px^2 at that resolution.
         contact_threshold: body/object contact probability above which a vertex counts as in
             contact (choosing limbs to optimize, metrics).
+        contact_prior: without a contact map (annotated or predicted), use the interaction
+            library's contact prior for the object's category (which body parts touch it, and
+            where on it).
         object_points: object surface points used for the object-in-body penetration term.
         init: object initialization.
         body_init: body initialization, for samples without one.
@@ -207,6 +210,7 @@ class FitConfig:
     resolution: int = 128
     sigma: float = 0.5
     contact_threshold: float = 0.5
+    contact_prior: bool = True
     object_points: int = 800
     init: ObjectInitConfig = field(default_factory=ObjectInitConfig)
     body_init: BodyInitConfig = field(default_factory=BodyInitConfig)
