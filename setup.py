@@ -27,6 +27,8 @@ setup(
         "accelerate>=1.0",
         "huggingface_hub>=0.24",
         "trimesh>=4.0",
+        # fast-simplification: quadric decimation (trimesh) for the body proxy.
+        "fast-simplification>=0.1",
         # libigl: signed distances; embreex: ray casting through trimesh. Both are wheels, with
         # no system library to install.
         "libigl>=2.5",

@@ -196,6 +196,8 @@ class FitConfig:
         sigma: soft-silhouette edge width in px^2 at that resolution.
         contact_threshold: body/object contact probability above which a vertex counts as in
             contact (choosing limbs to optimize, metrics).
+        body_proxy_faces: faces of the coarse proxy of the body (made of its own vertices) whose
+            silhouette and depth the image terms compare; 0 uses the full mesh.
         contact_prior: without a contact map (annotated or predicted), use the interaction
             library's contact prior for the object's category (which body parts touch it, and
             where on it).
@@ -211,6 +213,7 @@ class FitConfig:
     sigma: float = 0.5
     contact_threshold: float = 0.5
     contact_prior: bool = True
+    body_proxy_faces: int = 6000
     object_points: int = 800
     init: ObjectInitConfig = field(default_factory=ObjectInitConfig)
     body_init: BodyInitConfig = field(default_factory=BodyInitConfig)
@@ -222,6 +225,7 @@ class FitConfig:
         _positive("sigma", self.sigma)
         _within("contact_threshold", self.contact_threshold, 0.0, 1.0)
         _at_least("object_points", self.object_points, 1)
+        _at_least("body_proxy_faces", self.body_proxy_faces, 0)
 
 
 def _at_least(name: str, value, low) -> None:

@@ -23,6 +23,7 @@ from optim.inputs import FitInputs
 from optim.object_init import initialize_object
 from optim.state import FitState
 from reconstruction.body_models import BodyOutput, BodyParams
+from reconstruction.body_models.proxy import body_proxy
 from reconstruction.camera import project_points
 from reconstruction.errors import HoifitError
 from reconstruction.object_model import ObjectPose, object_to_camera
@@ -168,6 +169,19 @@ class SceneLosses:
             faces=local.faces,
         )
 
+    def body_proxy(self, body: BodyOutput) -> tuple[Tensor, Tensor]:
+        """The body's mesh as the image terms draw it: (B, U, 3) vertices and (Fp, 3) faces.
+
+        With `FitConfig.body_proxy_faces` the silhouette and depth of the body are drawn from a
+        coarse proxy made of its own vertices (`reconstruction.body_models.proxy`), several
+        times cheaper at the fitting's resolution; 0 draws the full mesh.
+        """
+        faces = self.config.body_proxy_faces
+        if not faces:
+            return body.vertices, self.inputs.body_model.faces
+        index, proxy_faces = body_proxy(self.inputs.body_model, faces)
+        return body.vertices[:, index], proxy_faces
+
     def local_body(self, state: FitState) -> BodyOutput:
         """The state's body at the origin, unrotated (root joint at the origin), no gradient."""
         params = state.body_params()
@@ -241,7 +255,7 @@ class SceneLosses:
                     obj.depth, obj.mask, inputs.depth, inputs.object_mask > 0.5
                 )
             if want_ordinal:
-                bod = rasterize(body.vertices, inputs.body_model.faces, K, size)
+                bod = rasterize(*self.body_proxy(body), K, size)
                 terms["ordinal_depth"] = L.ordinal_depth_loss(
                     bod.depth.expand(count, -1, -1),
                     bod.mask.expand(count, -1, -1),
@@ -278,15 +292,13 @@ class SceneLosses:
         """
         inputs, K, size = self.inputs, self.inputs.K, self.inputs.image_size
         if "silhouette_body" in active and inputs.person_mask is not None:
-            soft = soft_silhouette(
-                body.vertices, inputs.body_model.faces, K, size, self.config.sigma
-            )
+            soft = soft_silhouette(*self.body_proxy(body), K, size, self.config.sigma)
             terms["silhouette_body"] = L.silhouette_iou_loss(
                 soft, inputs.person_mask, self.body_valid
             ).expand(count)
         if "depth" in active and inputs.depth is not None and inputs.person_mask is not None:
             if frags is None:
-                frags = rasterize(body.vertices, inputs.body_model.faces, K, size)
+                frags = rasterize(*self.body_proxy(body), K, size)
             terms["depth"] = L.depth_loss(
                 frags.depth, frags.mask, inputs.depth, inputs.person_mask > 0.5
             ).expand(count)

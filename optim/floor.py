@@ -41,11 +41,20 @@ class FloorEstimate:
     inliers: int = 0
 
 
-def body_up(global_orient: Tensor) -> Tensor:
-    """The body's up axis in the camera frame.
+CAMERA_UP = (0.0, -1.0, 0.0)
+"""The world's up in the camera frame of a level photo (y points down)."""
+MAX_BODY_TILT_DEG = 45.0
+"""A body tilted further than this from the camera's up is not standing or sitting: its own up
+axis says nothing about the floor."""
 
-    Body models are y-up in their own frame (`reconstruction.body_models.base`), so the up axis
-    is the second column of the global orientation.
+
+def body_up(global_orient: Tensor) -> Tensor:
+    """The world's up axis in the camera frame, as the body shows it.
+
+    Body models are y-up in their own frame (`reconstruction.body_models.base`), so a standing or
+    sitting body's up axis is the second column of its global orientation. A body tilted more
+    than `MAX_BODY_TILT_DEG` from the camera's up (lying, say) gives no up of its own; the
+    camera's up (that of a level photo) is taken instead.
 
     Args:
         global_orient: (3, 3) rotation matrix, body frame to camera frame.
@@ -53,7 +62,11 @@ def body_up(global_orient: Tensor) -> Tensor:
     Returns:
         (3,) unit vector.
     """
-    return global_orient[:, 1] / global_orient[:, 1].norm()
+    up = global_orient[:, 1] / global_orient[:, 1].norm()
+    camera_up = up.new_tensor(CAMERA_UP)
+    if float(up @ camera_up) < math.cos(math.radians(MAX_BODY_TILT_DEG)):
+        return camera_up
+    return up
 
 
 def floor_from_feet(vertices: Tensor, up: Tensor, feet: Tensor | None = None) -> Tensor:

@@ -49,10 +49,16 @@ def test_floor_from_feet_passes_under_the_lowest_foot_vertex():
     )
 
 
+def test_a_lying_body_gives_the_camera_up():
+    lying = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # up along +z
+    assert torch.equal(body_up(lying), torch.tensor([0.0, -1.0, 0.0]))
+
+
 def test_body_up_is_the_second_column():
     upright_in_camera = torch.diag(torch.tensor([1.0, -1.0, -1.0]))  # y-up body, y-down camera
     assert torch.equal(body_up(upright_in_camera), torch.tensor([0.0, -1.0, 0.0]))
-    turn = axis_angle_to_matrix(torch.tensor([0.3, 1.0, -0.2]))
+    # Leaning 20 degrees and turned: still the body's own up.
+    turn = upright_in_camera @ axis_angle_to_matrix(torch.tensor([0.35, 1.0, 0.0]))
     assert torch.allclose(body_up(turn), turn[:, 1])
 
 
