@@ -32,7 +32,9 @@ class FloorEstimate:
     Attributes:
         plane: (4,) (n, d): unit normal pointing up and offset, camera frame, metres; a point x is
             n . x + d metres above the floor.
-        source: "feet" or "depth".
+        source: "feet", "depth", or "camera" for a body that is not upright (lying, say): its
+            up axis says nothing about the floor, which is then taken level in the camera
+            (`CAMERA_UP`) at an unknown height (offset NaN: only the tilt can be judged).
         inliers: depth points on the plane (0 for "feet").
     """
 
@@ -49,12 +51,10 @@ axis says nothing about the floor."""
 
 
 def body_up(global_orient: Tensor) -> Tensor:
-    """The world's up axis in the camera frame, as the body shows it.
+    """The body's up axis in the camera frame.
 
-    Body models are y-up in their own frame (`reconstruction.body_models.base`), so a standing or
-    sitting body's up axis is the second column of its global orientation. A body tilted more
-    than `MAX_BODY_TILT_DEG` from the camera's up (lying, say) gives no up of its own; the
-    camera's up (that of a level photo) is taken instead.
+    Body models are y-up in their own frame (`reconstruction.body_models.base`), so the up axis
+    is the second column of the global orientation.
 
     Args:
         global_orient: (3, 3) rotation matrix, body frame to camera frame.
@@ -62,11 +62,7 @@ def body_up(global_orient: Tensor) -> Tensor:
     Returns:
         (3,) unit vector.
     """
-    up = global_orient[:, 1] / global_orient[:, 1].norm()
-    camera_up = up.new_tensor(CAMERA_UP)
-    if float(up @ camera_up) < math.cos(math.radians(MAX_BODY_TILT_DEG)):
-        return camera_up
-    return up
+    return global_orient[:, 1] / global_orient[:, 1].norm()
 
 
 def floor_from_feet(vertices: Tensor, up: Tensor, feet: Tensor | None = None) -> Tensor:
@@ -172,8 +168,12 @@ def estimate_floor(
 
     Returns:
         The depth's plane when at least `min_inliers` depth points lie on it and it tilts at most
-        `max_tilt_deg` from the feet's plane; else the feet's.
+        `max_tilt_deg` from the feet's plane; else the feet's; for a body tilted more than
+        `MAX_BODY_TILT_DEG` from the camera's up, a level floor of unknown height.
     """
+    camera_up = up.new_tensor(CAMERA_UP)
+    if float(up @ camera_up) < math.cos(math.radians(MAX_BODY_TILT_DEG)) * up.norm():
+        return FloorEstimate(torch.cat((camera_up, camera_up.new_tensor([math.nan]))), "camera")
     feet_plane = floor_from_feet(vertices, up, feet)
     fallback = FloorEstimate(feet_plane, "feet")
     if depth is None or K is None:

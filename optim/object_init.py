@@ -106,6 +106,8 @@ def rest_on_floor(rotations: Tensor, translations: Tensor, points: Tensor, floor
         (K, 3) translations.
     """
     normal, offset = floor[:3], floor[3]
+    if torch.isnan(offset):  # a floor of unknown height: nothing to rest on
+        return translations
     lowest = (points @ rotations.transpose(1, 2) @ normal).min(1).values  # (K,)
     height = lowest + translations @ normal + offset  # (K,) of the lowest point
     return translations - height[:, None] * normal

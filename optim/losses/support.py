@@ -1,5 +1,6 @@
 """Support: a ground-standing object stands upright on the floor."""
 
+import torch
 from torch import Tensor
 
 from optim.losses.robust import safe_norm
@@ -27,7 +28,7 @@ def support_loss(
         object_up: (B, 3) unit up axis of the object in the camera frame (the second column of
             its rotation: objects are modelled y-up).
         floor: (4,) plane (n, d), n unit pointing up; x is n . x + d metres above the floor
-            (`optim.floor`).
+            (`optim.floor`); d NaN for a floor of unknown height (only the tilt counts).
         tilt_length: metres, the lever arm that turns the tilt into a distance.
 
     Returns:
@@ -35,6 +36,8 @@ def support_loss(
         and on the floor.
     """
     normal, offset = floor[:3].to(object_vertices), floor[3].to(object_vertices)
+    tilt = tilt_length * safe_norm(object_up - normal)  # (B,)
+    if torch.isnan(offset):
+        return tilt
     lowest = (object_vertices @ normal).min(-1).values + offset  # (B,)
-    tilt = safe_norm(object_up - normal)  # (B,)
-    return lowest.abs() + tilt_length * tilt
+    return lowest.abs() + tilt

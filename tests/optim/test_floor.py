@@ -49,9 +49,12 @@ def test_floor_from_feet_passes_under_the_lowest_foot_vertex():
     )
 
 
-def test_a_lying_body_gives_the_camera_up():
+def test_a_lying_body_gives_a_level_floor_of_unknown_height():
     lying = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # up along +z
-    assert torch.equal(body_up(lying), torch.tensor([0.0, -1.0, 0.0]))
+    estimate = estimate_floor(torch.randn(50, 3), body_up(lying))
+    assert estimate.source == "camera"
+    assert torch.equal(estimate.plane[:3], torch.tensor([0.0, -1.0, 0.0]))
+    assert torch.isnan(estimate.plane[3])
 
 
 def test_body_up_is_the_second_column():

@@ -99,3 +99,17 @@ def test_gradients():
     vertices = unit_cube() @ rotation.T + translation
     support_loss(vertices[None], rotation[:, 1][None], FLOOR).sum().backward()
     assert torch.isfinite(rotation.grad).all() and torch.isfinite(translation.grad).all()
+
+
+def test_a_floor_of_unknown_height_judges_only_the_tilt():
+    import math
+
+    cube = torch.tensor(
+        [[x, y, z] for x in (-0.1, 0.1) for y in (0.0, 0.2) for z in (-0.1, 0.1)],
+        dtype=torch.float64,
+    )[None]
+    level = torch.tensor([0.0, 1.0, 0.0, math.nan], dtype=torch.float64)
+    up = torch.tensor([[0.0, 1.0, 0.0]], dtype=torch.float64)
+    assert support_loss(cube + 5.0, up, level).item() == 0.0
+    tilted = torch.tensor([[math.sin(0.5), math.cos(0.5), 0.0]], dtype=torch.float64)
+    assert support_loss(cube, tilted, level).item() == pytest.approx(0.5 * 2 * math.sin(0.25))
