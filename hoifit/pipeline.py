@@ -181,7 +181,6 @@ def _check_finite(result: FitResult, name: str) -> None:
 class Session:
     """What every sample of a run shares: the device, the body model and the loaded models."""
 
-    config: HoifitConfig
     device: torch.device
     body_model: BodyModel
     models: Models
@@ -197,7 +196,7 @@ class Session:
             device=device,
         )
         models = Models(config.perception, config.contact.checkpoint, device)
-        return cls(config, device, body_model, models)
+        return cls(device, body_model, models)
 
 
 def reconstruct_sample(
