@@ -396,6 +396,12 @@ HANDHELD_PROBABILITY = 0.5
 """Object contact probability everywhere on a handheld object."""
 
 SUPPORT_BAND = 0.03
+BACKREST_CATEGORIES = frozenset({"chair", "couch"})
+"""Supports with a backrest the sitter's back leans on."""
+BACKREST_PROBABILITY = 0.4
+"""The body's back touches a backrest about as often as `CONTACT_PARTS` says (0.4 for a chair)."""
+BACKREST_CLEARANCE = 0.1
+"""Metres above the seat where the backrest starts."""
 """Vertices up to this many metres below a support's top belong to its top surface."""
 
 
@@ -404,8 +410,10 @@ def object_contact_prior(vertices: np.ndarray, category: str | None) -> np.ndarr
 
     A support's top is the highest vertex over the middle of its footprint (the middle half in
     x and in z), which skips a chair's backrest and legs; its vertices within `SUPPORT_BAND`
-    below it, and not above it, get `SUPPORT_PROBABILITY`. Handheld objects get
-    `HANDHELD_PROBABILITY` everywhere.
+    below it, and not above it, get `SUPPORT_PROBABILITY`. A chair's or couch's vertices more than
+    `BACKREST_CLEARANCE` above the seat are its backrest and get `BACKREST_PROBABILITY`, so the
+    sitter's back is drawn to it: without it, nothing in the contact tells the chair's front from
+    its back. Handheld objects get `HANDHELD_PROBABILITY` everywhere.
 
     Args:
         vertices: (Vo, 3) object mesh, y up, metres, upright (a support on its legs).
@@ -425,4 +433,7 @@ def object_contact_prior(vertices: np.ndarray, category: str | None) -> np.ndarr
     middle = (np.abs(vertices[:, [0, 2]] - centre[[0, 2]]) <= half[[0, 2]]).all(1)
     top = vertices[middle, 1].max() if middle.any() else high[1]
     on_top = (vertices[:, 1] >= top - SUPPORT_BAND) & (vertices[:, 1] <= top + 1e-6)
-    return np.where(on_top, SUPPORT_PROBABILITY, 0.0).astype(np.float32)
+    prior = np.where(on_top, SUPPORT_PROBABILITY, 0.0)
+    if name in BACKREST_CATEGORIES:
+        prior[vertices[:, 1] > top + BACKREST_CLEARANCE] = BACKREST_PROBABILITY
+    return prior.astype(np.float32)

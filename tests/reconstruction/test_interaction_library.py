@@ -4,11 +4,13 @@ import torch
 
 from reconstruction.body_models import build_body_model
 from reconstruction.interaction_library import (
+    BACKREST_PROBABILITY,
     CATEGORY_POSES,
     CONTACT_PARTS,
     INTERACTION_POSES,
     OTHER_POSE_WEIGHT,
     POSE_NAMES,
+    SUPPORT_PROBABILITY,
     canonical_category,
     category_pose_weights,
     contact_prior,
@@ -166,10 +168,16 @@ def test_object_prior_is_the_top_of_a_support(category):
     vertices, _ = make_object_mesh(category)
     prior = object_contact_prior(vertices, category)
     assert prior.shape == (len(vertices),) and prior.dtype == np.float32
-    marked = vertices[prior > 0]
+    marked = vertices[np.isclose(prior, SUPPORT_PROBABILITY)]
     seat = {"chair": 0.45, "stool": 0.45, "bench": 0.45, "table": 0.74}[category]
-    # The whole top and nothing else: not a chair's backrest, not the legs.
+    # The whole top and nothing else at the seat's probability: not the legs.
     assert np.abs(marked[:, 1] - seat).max() <= 0.031
+    # A chair's backrest, and only the part well above the seat, at the backrest's.
+    backrest = vertices[np.isclose(prior, BACKREST_PROBABILITY)]
+    assert (len(backrest) > 0) == (category == "chair")
+    assert len(backrest) == 0 or backrest[:, 1].min() > seat + 0.1
+    levels = np.array([0.0, SUPPORT_PROBABILITY, BACKREST_PROBABILITY], np.float32)
+    assert np.isin(prior, levels).all()
     top = np.abs(vertices[:, 1] - seat) < 1e-4
     middle = (np.abs(vertices[:, 0]) < 0.1) & (np.abs(vertices[:, 2]) < 0.1)
     assert (prior[top & middle] > 0).all()
