@@ -2,7 +2,7 @@
 
     python scripts/benchmark_contact_memory.py [--vlm ID_OR_PATH] [--sam ID_OR_PATH]
         [--options fp32 bf16 fp16 8bit 4bit] [--device cuda|cpu] [--random-size tiny|small]
-        [--json PATH]
+        [--interactvlm CHECKPOINT --interactvlm-data DIR] [--json PATH]
 
 Each option runs in a fresh process: load `ContactVLM` (LLaVA + LoRA + SAM) with that dtype or
 bitsandbytes quantization, then `predict_contact` on one synthetic scene (the canonical Anny body
@@ -13,6 +13,12 @@ and the scene's object mesh), once to warm up and once measured. Reported per op
 - the load time and the time of the measured prediction, in seconds.
 An option that cannot run here (4-bit/8-bit need bitsandbytes and a CUDA GPU; missing weights)
 is reported with the reason instead.
+
+With `--interactvlm`, a checkpoint converted from an InteractVLM release
+(`scripts/convert_interactvlm.py`) is measured instead: `load_interactvlm` in that dtype, then
+`predict_interactvlm_contact` on the scene's image with a teacher-forced answer (the same work as
+a generated one minus the decoding loop, whose length a model decides); quantization is not
+offered for it.
 
 `--random-size` replaces `--vlm`/`--sam` with randomly initialized models of that size
 (`contact.random_models`), which checks the script without any download; their figures say
@@ -75,6 +81,44 @@ def measure(option: str, vlm: str, sam: str, device: str) -> dict:
             model, sample.image, sample.object_category, body_model, sample.object_mesh
         )
 
+    return _timed(option, device, load_seconds, before, predict)
+
+
+INTERACTVLM_ANSWER = "The contacting body parts are hands, and the contact region is [SEG]."
+"""The teacher-forced answer of the InteractVLM measurement."""
+
+
+def measure_interactvlm(option: str, checkpoint: str, data: str | None, device: str) -> dict:
+    """Load a converted InteractVLM checkpoint in `option`'s dtype, predict twice, figures."""
+    from contact.interactvlm import load_interactvlm, predict_interactvlm_contact
+
+    if "quantization" in OPTIONS[option]:
+        raise SystemExit(f"{option} is not offered for converted InteractVLM checkpoints")
+    dtype = ContactModelConfig(**OPTIONS[option]).torch_dtype
+    sample = make_scene(0, seed=0, image_size=(256, 256)).sample
+    before = _rss_gib()
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    model = load_interactvlm(checkpoint, device, dtype)
+    load_seconds = time.perf_counter() - started
+
+    def predict():
+        return predict_interactvlm_contact(
+            model,
+            sample.image,
+            sample.object_category,
+            object_mesh=sample.object_mesh,
+            interactvlm_data=data,
+            inference_type="forward",
+            answer=INTERACTVLM_ANSWER,
+        )
+
+    return _timed(option, device, load_seconds, before, predict)
+
+
+def _timed(option: str, device: str, load_seconds: float, before: float, predict) -> dict:
+    """Warm up, time one prediction, and read the peak memory."""
     predict()
     if device == "cuda":
         torch.cuda.synchronize()
@@ -96,9 +140,17 @@ def measure(option: str, vlm: str, sam: str, device: str) -> dict:
     return result
 
 
-def run_option(option: str, vlm: str, sam: str, device: str) -> dict:
-    """`measure` in a fresh process, so every option starts from the same memory."""
+def run_option(
+    option: str, vlm: str, sam: str, device: str, interactvlm: tuple[str, str | None] | None = None
+) -> dict:
+    """`measure`, or `measure_interactvlm`, in a fresh process.
+
+    Every option then starts from the same memory.
+    """
     command = [sys.executable, __file__, "--one", option, "--vlm", vlm, "--sam", sam]
+    if interactvlm is not None:
+        command += ["--interactvlm", interactvlm[0]]
+        command += ["--interactvlm-data", interactvlm[1]] if interactvlm[1] else []
     done = subprocess.run(
         [*command, "--device", device], capture_output=True, text=True, check=False
     )
@@ -137,22 +189,36 @@ def main(argv=None) -> int:
     parser.add_argument("--options", nargs="+", choices=list(OPTIONS), default=list(OPTIONS))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--random-size", choices=("tiny", "small"), help="random stand-ins")
+    parser.add_argument("--interactvlm", help="a converted InteractVLM checkpoint to measure")
+    parser.add_argument("--interactvlm-data", help="InteractVLM's data/ folder (body contact)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--one", choices=list(OPTIONS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     transformers.utils.logging.disable_progress_bar()
     if args.one:
-        print(json.dumps(measure(args.one, args.vlm, args.sam, args.device)))
+        if args.interactvlm:
+            figures = measure_interactvlm(
+                args.one, args.interactvlm, args.interactvlm_data, args.device
+            )
+        else:
+            figures = measure(args.one, args.vlm, args.sam, args.device)
+        print(json.dumps(figures))
         return 0
+    interactvlm = (args.interactvlm, args.interactvlm_data) if args.interactvlm else None
     with tempfile.TemporaryDirectory() as scratch:
         if args.random_size:
             args.vlm, args.sam = f"{scratch}/llava", f"{scratch}/sam"
             save_random_llava(Path(args.vlm), args.random_size)
             save_random_sam(Path(args.sam), args.random_size)
-        results = [run_option(o, args.vlm, args.sam, args.device) for o in args.options]
+        results = [
+            run_option(o, args.vlm, args.sam, args.device, interactvlm) for o in args.options
+        ]
     print(format_table(results))
     if args.json:
-        atomic_write_json(args.json, {"vlm": args.vlm, "sam": args.sam, "results": results})
+        source = (
+            {"interactvlm": args.interactvlm} if interactvlm else {"vlm": args.vlm, "sam": args.sam}
+        )
+        atomic_write_json(args.json, {**source, "results": results})
     return 0
 
 

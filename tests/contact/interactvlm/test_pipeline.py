@@ -44,3 +44,18 @@ def test_anny_without_an_smpl_body_is_refused_in_one_line(tmp_path, gen_checkpoi
     args += ["--set", f"contact.checkpoint={gen_checkpoint}"]
     args += ["--set", f"contact.interactvlm_data={data_dir}"]
     assert main(args) == 2
+
+
+@pytest.mark.slow
+def test_memory_benchmark_measures_a_converted_checkpoint(tmp_path, gen_checkpoint, data_dir):
+    import json as json_module
+
+    from scripts import benchmark_contact_memory
+
+    out = tmp_path / "memory.json"
+    args = ["--interactvlm", str(gen_checkpoint), "--interactvlm-data", str(data_dir)]
+    args += ["--options", "fp32", "4bit", "--device", "cpu", "--json", str(out)]
+    assert benchmark_contact_memory.main(args) == 0
+    fp32, four_bit = json_module.loads(out.read_text())["results"]
+    assert fp32["peak_rss_gib"] > 0 and fp32["predict_seconds"] > 0, fp32
+    assert "not offered" in four_bit["skipped"]
