@@ -225,7 +225,7 @@ def make_scene(
     poser = PoseBuilder(model)
     object_vertices, object_faces = make_object_mesh(spec.category, **spec.object_kwargs)
 
-    staged, rng = _stage(spec, poser, object_vertices, object_faces, seed, index)
+    staged, rng = stage_interaction(spec, poser, object_vertices, object_faces, seed, index)
     world = np.concatenate((staged.body.vertices, staged.placement.apply(object_vertices)))
     view = choose_view(
         world,
@@ -293,7 +293,7 @@ def make_scene(
     return SyntheticScene(sample, truth, protocol)
 
 
-def _stage(
+def stage_interaction(
     spec: Interaction,
     poser: PoseBuilder,
     object_vertices: np.ndarray,
