@@ -47,13 +47,16 @@ def test_paired_gradcheck():
     assert torch.autograd.gradcheck(lambda b, o: contact_paired(b, o, None, 0.5), (body, obj))
 
 
-def test_nearest_neighbors_matches_brute_force_with_masks_and_chunks(monkeypatch):
+@pytest.mark.parametrize("kd_tree", [False, True])
+def test_nearest_neighbors_matches_brute_force_with_masks_and_chunks(monkeypatch, kd_tree):
     generator = torch.Generator().manual_seed(0)
     queries = torch.rand(3, 50, 3, generator=generator) + 5.0
     candidates = torch.rand(3, 40, 3, generator=generator) + 5.0
     mask = torch.rand(3, 40, generator=generator) > 0.5
     mask[2] = False
     monkeypatch.setattr(nearest_module, "MAX_PAIRS", 300)  # forces chunks of 2 queries
+    # Every search through the k-d tree, or none.
+    monkeypatch.setattr(nearest_module, "KD_TREE_MIN_PAIRS", 0 if kd_tree else 1 << 62)
     indices, found = nearest_neighbors(queries, candidates, mask)
     assert found.tolist() == [True, True, False]
     for b in range(2):
