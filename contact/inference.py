@@ -170,7 +170,7 @@ def write_prediction(
     return contact
 
 
-def load_contact_model(checkpoint: str | Path, device=None) -> ContactVLM:
+def load_contact_model(checkpoint: str | Path, device="cpu") -> ContactVLM:
     """A trained contact model from a `save_trainable` file (its config names the base models).
 
     Raises:

@@ -17,20 +17,26 @@ from torch import Tensor
 from contact.render import MultiViewRender
 
 
-def _pixel_corners(render: MultiViewRender, faces: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """The mesh pixels of all views and the vertices and weights behind them.
+def _pixel_corners(
+    render: MultiViewRender, faces: Tensor, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The mesh pixels of all views and the vertices and weights behind them, on `device`.
+
+    The renders may live elsewhere than the values (maps read on the CPU, masks on a GPU).
 
     Returns:
         hit: (P,) long, flat indices into (N * H * W) of the pixels that see the mesh.
         view: (P,) long, the view of each.
         corners: (P, 3) long, the vertex ids of the face each sees.
+        weights: (P, 3) their barycentric weights.
     """
-    face_ids = render.face_ids.flatten()
+    face_ids = render.face_ids.to(device).flatten()
     hit = (face_ids >= 0).nonzero().squeeze(1)
     pixels_per_view = render.face_ids[0].numel()
     view = torch.div(hit, pixels_per_view, rounding_mode="floor")
-    corners = faces.to(face_ids.device).long().reshape(-1, 3)[face_ids[hit]]
-    return hit, view, corners
+    corners = faces.to(device).long().reshape(-1, 3)[face_ids[hit]]
+    weights = render.bary.to(device).reshape(-1, 3)[hit]
+    return hit, view, corners, weights
 
 
 def _accumulate(
@@ -48,8 +54,8 @@ def _accumulate(
         value_sum: (N, V) sum over the pixels of weight * value.
         weight_sum: (N, V) sum over the pixels of weight.
     """
-    hit, view, corners = _pixel_corners(render, faces)
-    weights = render.bary.reshape(-1, 3)[hit].to(values.dtype)  # (P, 3)
+    hit, view, corners, weights = _pixel_corners(render, faces, values.device)
+    weights = weights.to(values.dtype)  # (P, 3)
     index = (corners + view[:, None] * num_vertices).flatten()  # into (N * V)
     pixel_values = values.reshape(-1)[hit]  # (P,)
     shape = (render.num_views * num_vertices,)
@@ -118,8 +124,8 @@ def project_vertices_to_masks(
         (N, H, W) in the dtype of `vertex_values`, 0 on the background; differentiable with
         respect to `vertex_values`.
     """
-    hit, _, corners = _pixel_corners(render, faces)
-    weights = render.bary.reshape(-1, 3)[hit].to(vertex_values.dtype)
+    hit, _, corners, weights = _pixel_corners(render, faces, vertex_values.device)
+    weights = weights.to(vertex_values.dtype)
     pixels = (weights * vertex_values[corners]).sum(-1)  # (P,)
     out = vertex_values.new_zeros(render.face_ids.numel()).index_put((hit,), pixels)
     return out.view(render.face_ids.shape)

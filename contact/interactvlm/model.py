@@ -295,6 +295,16 @@ def _first_seg(ids: list[int], seg_ids: tuple[int, ...]) -> int | None:
     return next((i for i, token in enumerate(ids) if token in seg_ids), None)
 
 
+def _cache(out) -> dict:
+    """The KV cache of a model output, as the keyword argument of the next call.
+
+    Older transformers 5 releases (5.17 among them) name it `past_key_values`, newer ones `cache`.
+    """
+    if hasattr(out, "cache"):
+        return {"cache": out.cache}
+    return {"past_key_values": out.past_key_values}
+
+
 @torch.no_grad()
 def generate_answer(
     model: InteractVLM, prompt_ids: list[int], pixel_values: Tensor, max_new_tokens: int = 512
@@ -332,7 +342,7 @@ def generate_answer(
         if len(generated) >= max_new_tokens:
             break
         out = lm.model(
-            input_ids=torch.tensor([[token]], device=model.device), cache=out.cache, use_cache=True
+            input_ids=torch.tensor([[token]], device=model.device), use_cache=True, **_cache(out)
         )
     k = _first_seg(generated, meta.seg_token_ids())
     return Answer(

@@ -301,6 +301,6 @@ def lift_object(views: CanonicalViews, logits: Tensor, threshold: float) -> Tens
     render = views.render
     voting = replace(
         render,
-        face_ids=torch.where(probability > threshold, render.face_ids, -1),
+        face_ids=torch.where(probability > threshold, render.face_ids.to(probability.device), -1),
     )
     return lift_to_vertices(probability, voting, views.faces, views.num_vertices)

@@ -8,16 +8,18 @@ import pytest
 import contact.evaluate as evaluation
 from reconstruction.sample_io import read_ground_truth
 from reconstruction.synthetic import write_synthetic_samples
+from reconstruction.synthetic.interactions import INTERACTIONS
 from scripts import benchmark_contact_memory, contact_short_run
 
 
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory, smplx_dir):
-    """Sample indices 0, 1, 13, 14: two chairs and two stools (the interactions cycle every 13)."""
+    """Two chairs and two stools: the first two interactions, twice (sample indices cycle through
+    the interactions)."""
     root = tmp_path_factory.mktemp("scenes")
     options = {"image_size": (64, 64), "body_backend": "smpl", "model_dir": smplx_dir}
     folders = write_synthetic_samples(root / "a", 2, **options)
-    folders += write_synthetic_samples(root / "b", 2, start=13, **options)
+    folders += write_synthetic_samples(root / "b", 2, start=len(INTERACTIONS), **options)
     return folders
 
 
