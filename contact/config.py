@@ -77,17 +77,23 @@ class ContactStageConfig:
             published evaluation) or "forward" (teacher forcing with `answer`).
         answer: the answer "forward" feeds, with `[SEG]` where the mask token goes, e.g. "The
             contacting body parts are hands, and the contact region is [SEG]."
+        questions: what an InteractVLM checkpoint is asked: "training" (the questions it was
+            trained and evaluated with) or "demo" (those of the published run_demo.py, to
+            reproduce its output; see `contact.interactvlm.prompt.QUESTION_STYLES`).
     """
 
     checkpoint: str | None = None
     interactvlm_data: str | None = None
     inference_type: str = "generate"
     answer: str | None = None
+    questions: str = "training"
 
     def __post_init__(self):
         if self.inference_type not in ("generate", "forward"):
             raise ConfigError(
                 f"inference_type must be generate or forward, got {self.inference_type!r}"
             )
+        if self.questions not in ("training", "demo"):
+            raise ConfigError(f"questions must be training or demo, got {self.questions!r}")
         if self.inference_type == "forward" and not self.answer:
             raise ConfigError("inference_type forward needs an answer (contact.answer=...)")

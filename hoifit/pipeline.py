@@ -153,6 +153,7 @@ def _predict_contact(store: SampleStore, config: HoifitConfig, body_model, model
         interactvlm_data=contact.interactvlm_data,
         inference_type=contact.inference_type,
         answer=contact.answer,
+        questions=contact.questions,
     )
     store.write_contact(prediction.body_contact, prediction.topology, prediction.object_contact)
 

@@ -2,7 +2,7 @@
 
     python scripts/predict_contact.py IMAGE --object NAME --checkpoint DIR --out PRED.npz
         [--interactvlm-data DIR] [--object-mesh PATH] [--inference-type generate|forward]
-        [--answer TEXT] [--device cpu|cuda] [--max-new-tokens N]
+        [--answer TEXT] [--device cpu|cuda] [--max-new-tokens N] [--questions training|demo]
 
 PRED.npz holds body_contact (6890,) on SMPL topology (with a human-contact checkpoint),
 object_contact (V,) on --object-mesh (with an object-contact checkpoint and a mesh), text (the
@@ -35,6 +35,12 @@ def main(argv=None) -> int:
     parser.add_argument("--answer", default=None, help="teacher-forced answer with [SEG]")
     parser.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.add_argument(
+        "--questions",
+        choices=("training", "demo"),
+        default="training",
+        help="the checkpoint's own questions, or those of the published run_demo.py",
+    )
     args = parser.parse_args(argv)
     try:
         import torch
@@ -51,6 +57,7 @@ def main(argv=None) -> int:
             inference_type=args.inference_type,
             answer=args.answer,
             max_new_tokens=args.max_new_tokens,
+            questions=args.questions,
         )
     except HoifitError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -23,7 +23,7 @@ from contact.interactvlm.model import (
     view_prompts,
 )
 from contact.interactvlm.preprocess import clip_pixels
-from contact.interactvlm.prompt import answer_for_task, build_prompt, question
+from contact.interactvlm.prompt import QUESTION_STYLES, answer_for_task, build_prompt, question
 from contact.interactvlm.renders import (
     CanonicalViews,
     lift_body,
@@ -79,11 +79,15 @@ def ask(
     inference_type: str,
     answer: str | None,
     max_new_tokens: int,
+    questions: str = "training",
 ) -> Answer:
-    """Ask one task's question and return the answer with the hidden state before its token."""
+    """Ask one task's question and return the answer with the hidden state before its token.
+
+    `questions` is a `prompt.QUESTION_STYLES` entry.
+    """
     meta = model.meta
     task_meta = meta.human if task == "human" else meta.object
-    text = question(task, task_meta.question_type, object_name)
+    text = question(task, task_meta.question_type, object_name, questions)
     if inference_type == "generate":
         ids = tokenizer_image_token(build_prompt(text), model.tokenizer)
         return generate_answer(model, ids, pixel_values, max_new_tokens)
@@ -110,6 +114,7 @@ def predict_interactvlm_contact(
     answer: str | None = None,
     object_answer: str | None = None,
     max_new_tokens: int = 512,
+    questions: str = "training",
 ) -> InteractVLMContact:
     """Body (and object) contact of a photo, as InteractVLM predicts it.
 
@@ -128,6 +133,8 @@ def predict_interactvlm_contact(
             the contact region is [SEG]."
         object_answer: the object query's answer; default `answer`.
         max_new_tokens: generation limit.
+        questions: "training" (the checkpoint's own questions) or "demo" (those of the
+            published run_demo.py; see `prompt.QUESTION_STYLES`).
 
     Returns:
         The contact. A task whose answer has no segmentation token gets all-zero contact.
@@ -139,6 +146,10 @@ def predict_interactvlm_contact(
     if inference_type not in INFERENCE_TYPES:
         raise InteractVLMError(
             f"inference type {inference_type!r} is not one of {', '.join(INFERENCE_TYPES)}"
+        )
+    if questions not in QUESTION_STYLES:
+        raise InteractVLMError(
+            f"question style {questions!r} is not one of {', '.join(QUESTION_STYLES)}"
         )
     if inference_type == "forward" and answer is None:
         raise InteractVLMError("inference type 'forward' needs an answer to teacher-force")
@@ -158,7 +169,14 @@ def predict_interactvlm_contact(
 
     def run(task, task_meta, views, task_answer):
         reply = ask(
-            model, pixel_values, task, object_name, inference_type, task_answer, max_new_tokens
+            model,
+            pixel_values,
+            task,
+            object_name,
+            inference_type,
+            task_answer,
+            max_new_tokens,
+            questions,
         )
         logits = segment_views(model, reply, views, task_meta.cameras)
         if logits is None:

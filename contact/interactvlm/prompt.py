@@ -41,16 +41,32 @@ SEG_PLACEHOLDER = "[SEG]"
 """Written in an answer, it stands for the checkpoint's token of the task ([HSEG], [OSEG])."""
 
 
-def question(task: str, question_type: str, object_name: str) -> str:
+QUESTION_STYLES = ("training", "demo")
+"""Which questions are asked: "training", those the checkpoint was trained and evaluated with
+(its question type); "demo", those of the published `run_demo.py`, which always asks body
+contact with the "parts" question and wraps the affordance question in a stray leading `"` and
+trailing `",` (they reach the tokenizer). On a random tiny model the demo's object question moved
+object contact by up to 0.023."""
+
+
+def question(task: str, question_type: str, object_name: str, style: str = "training") -> str:
     """The question of a task about an object.
 
     Args:
         task: "human" or "object".
         question_type: the checkpoint's question type of that task.
         object_name: e.g. "chair"; lower-cased like the original demo does with file names.
+        style: one of `QUESTION_STYLES`.
     """
+    if style not in QUESTION_STYLES:
+        raise ValueError(f"question style {style!r} is not one of {', '.join(QUESTION_STYLES)}")
     key = (task, "afford" if question_type == "afford_obj" else question_type)
-    return QUESTIONS[key].format(object=object_name.strip().lower())
+    if style == "demo" and task == "human":
+        key = ("human", "parts")
+    text = QUESTIONS[key].format(object=object_name.strip().lower())
+    if style == "demo" and key == ("object", "afford"):
+        text = f'"{text}",'
+    return text
 
 
 def build_prompt(question_text: str, answer: str | None = None) -> str:

@@ -111,3 +111,17 @@ def test_image_token_between_chunks(tokenizer):
         IMAGE_TOKEN_INDEX,
         *spell(tokenizer, "z"),
     ]
+
+
+def test_question_styles():
+    # Training questions follow the checkpoint's question type; the published demo always asks
+    # the parts question about the body and quotes the affordance question with a stray `",`.
+    simple = "Segment the area on the human's body that is in direct contact with the chair in "
+    assert question("human", "simple", "Chair") == simple + "this image."
+    assert question("human", "simple", "chair", "demo") == question("human", "parts", "chair")
+    afford = question("object", "afford_obj", "chair")
+    assert afford.startswith("What type of affordance") and afford.endswith("making contact.")
+    assert question("object", "afford", "chair", "demo") == f'"{afford}",'
+    assert question("object", "simple", "chair", "demo") == question("object", "simple", "chair")
+    with pytest.raises(ValueError, match="question style"):
+        question("human", "parts", "chair", "published")

@@ -277,8 +277,9 @@ def write_release(
             }
         )
     )
+    # As transformers 4.31 saves it with the model (the original code needs the flag).
     (folder / "generation_config.json").write_text(
-        json.dumps({"bos_token_id": 1, "eos_token_id": 2})
+        json.dumps({"_from_model_config": True, "bos_token_id": 1, "eos_token_id": 2})
     )
 
     s = SIZES
