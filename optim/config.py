@@ -168,7 +168,7 @@ class BodyInitConfig:
         stages: the body-only schedule (object variables and terms are not allowed).
     """
 
-    turns: int = 4
+    turns: int = 8
     pose_library: bool = True
     keep: int = 4
     prior_weight: float = 0.05

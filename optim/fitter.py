@@ -7,6 +7,7 @@ stalls; a non-finite loss or gradient rolls the stage back to its best state and
 """
 
 import dataclasses
+import functools
 import logging
 import math
 import sys
@@ -126,6 +127,53 @@ def contact_joint_indices(inputs: FitInputs, threshold: float) -> list[int]:
     return sorted(joints)
 
 
+@dataclass
+class LocalBody:
+    """A body at the origin, unrotated (`SceneLosses.local_body`), and its COCO-17 keypoints.
+
+    Attributes:
+        output: the posed body, root joint at the origin, no global rotation.
+        keypoints: (B, 17, 3) its keypoints.
+        keypoint_weights: (17, 1) each keypoint's total weight over vertices and joints.
+    """
+
+    output: BodyOutput
+    keypoints: Tensor
+    keypoint_weights: Tensor
+
+
+class RigidBody:
+    """A `LocalBody` rotated and moved: what a stage that moves only the root sees.
+
+    It reads like a `BodyOutput`; vertices and joints are computed on first use only, so a stage
+    that compares keypoints alone never moves the whole mesh.
+    """
+
+    def __init__(self, local: LocalBody, rotation: Tensor, shift: Tensor):
+        """Rotation (B, 3, 3) and shift (B, 1, 3): x = rotation @ x_local + shift."""
+        self.local, self.rotation, self.shift = local, rotation, shift
+        self.faces = local.output.faces
+
+    def _move(self, points: Tensor) -> Tensor:
+        return points @ self.rotation.transpose(1, 2) + self.shift
+
+    @functools.cached_property
+    def vertices(self) -> Tensor:
+        """(B, V, 3) the moved vertices."""
+        return self._move(self.local.output.vertices)
+
+    @functools.cached_property
+    def joints(self) -> Tensor:
+        """(B, J, 3) the moved joints."""
+        return self._move(self.local.output.joints)
+
+    @functools.cached_property
+    def keypoints(self) -> Tensor:
+        """(B, 17, 3) the moved COCO-17 keypoints."""
+        local = self.local
+        return local.keypoints @ self.rotation.transpose(1, 2) + local.keypoint_weights * self.shift
+
+
 class SceneLosses:
     """Evaluates the weighted loss terms of a scene for the current state.
 
@@ -150,7 +198,7 @@ class SceneLosses:
         self.image_diag = math.hypot(*inputs.image_size)
         self.with_object = True
 
-    def body(self, state: FitState, local: BodyOutput | None = None) -> BodyOutput:
+    def body(self, state: FitState, local: LocalBody | None = None) -> BodyOutput | RigidBody:
         """Body model output for the state.
 
         Args:
@@ -162,12 +210,7 @@ class SceneLosses:
         if local is None:
             return self.inputs.body_model(state.body_params())
         rotation = rotation_6d_to_matrix(state.body_orient6d)  # (B, 3, 3)
-        shift = state.body_transl[:, None]  # (B, 1, 3)
-        return BodyOutput(
-            vertices=local.vertices @ rotation.transpose(1, 2) + shift,
-            joints=local.joints @ rotation.transpose(1, 2) + shift,
-            faces=local.faces,
-        )
+        return RigidBody(local, rotation, state.body_transl[:, None])
 
     def body_proxy(self, body: BodyOutput) -> tuple[Tensor, Tensor]:
         """The body's mesh as the image terms draw it: (B, U, 3) vertices and (Fp, 3) faces.
@@ -182,14 +225,26 @@ class SceneLosses:
         index, proxy_faces = body_proxy(self.inputs.body_model, faces)
         return body.vertices[:, index], proxy_faces
 
-    def local_body(self, state: FitState) -> BodyOutput:
+    def local_body(self, state: FitState) -> LocalBody:
         """The state's body at the origin, unrotated (root joint at the origin), no gradient."""
         params = state.body_params()
         count = params.batch_size
         params.global_orient = torch.eye(3, device=params.transl.device).expand(count, 3, 3)
         params.transl = torch.zeros_like(params.transl)
+        model = self.inputs.body_model
         with torch.no_grad():
-            return self.inputs.body_model(params)
+            output = model(params)
+            keypoints = model.coco17_keypoints(output)
+        # Keypoints are linear in the vertices and joints: rigidly moved, they move with them,
+        # the shift scaled by each keypoint's total weight.
+        weights = model.coco_vertex_weights.sum(1) + model.coco_joint_weights.sum(1)  # (17,)
+        return LocalBody(output, keypoints, weights[:, None].to(keypoints))
+
+    def keypoints(self, body: BodyOutput | RigidBody) -> Tensor:
+        """(B, 17, 3) COCO-17 keypoints of the body."""
+        if isinstance(body, RigidBody):
+            return body.keypoints
+        return self.inputs.body_model.coco17_keypoints(body)
 
     def __call__(
         self, state: FitState, weights: dict[str, float], body: BodyOutput, body_moves: bool
@@ -303,7 +358,7 @@ class SceneLosses:
                 frags.depth, frags.mask, inputs.depth, inputs.person_mask > 0.5
             ).expand(count)
         if {"keypoints_2d", "keypoints_torso"} & active and inputs.keypoints_2d is not None:
-            projected = project_points(inputs.body_model.coco17_keypoints(body), K)
+            projected = project_points(self.keypoints(body), K)
             if "keypoints_2d" in active:
                 terms["keypoints_2d"] = L.keypoint_loss(
                     projected, inputs.keypoints_2d, image_diag=self.image_diag
