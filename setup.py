@@ -33,6 +33,8 @@ setup(
         # no system library to install.
         "libigl>=2.5",
         "embreex>=2.17",
+        # joblib: reads InteractVLM's smpl_to_smplx.pkl, which was written with it.
+        "joblib>=1.3",
         "pillow>=10.0",
         "pyyaml>=6.0",
         "tqdm>=4.60",

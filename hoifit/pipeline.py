@@ -124,25 +124,25 @@ def _predict_contact(store: SampleStore, config: HoifitConfig, body_model, model
     """Predict contact and write it into the sample folder.
 
     A ContactVLM predicts on the body in use; an InteractVLM checkpoint on SMPL's vertices, which
-    the fitting moves to the body in use when it has the body's SMPL mesh.
+    are moved onto SMPL-X by the map of InteractVLM's data folder, or onto another body by the
+    fitting when it has the body's SMPL mesh.
     """
     # The contact models' modules (transformers, peft) take seconds to import: only when used.
     from contact.inference import predict_contact
     from contact.interactvlm import InteractVLM, predict_interactvlm_contact
+    from contact.interactvlm.renders import SMPL_TO_SMPLX_FILE, smpl_contact_to_smplx
 
     sample, name = store.sample, store.object_name or "object"
     if not isinstance(model, InteractVLM):
         prediction = predict_contact(model, sample.image, name, body_model, sample.object_mesh)
         store.write_contact(prediction.body, body_model.name, prediction.object)
         return
-    smpl_known = body_model.name == "smpl" or (
-        sample.body_init is not None and sample.body_init.smpl_vertices is not None
-    )
-    if not smpl_known:
+    smpl_mesh = sample.body_init is not None and sample.body_init.smpl_vertices is not None
+    if not (smpl_mesh or body_model.name in ("smpl", "smplx")):
         raise HoifitError(
             f"sample {sample.name}: InteractVLM predicts contact on SMPL's vertices, and "
             f"body.backend={body_model.name} has no SMPL mesh of this body to move it to: "
-            "run with --set body.backend=smpl (SMPL files in HOIFIT_SMPLX_DIR)"
+            "run with --set body.backend=smpl or smplx (model files in HOIFIT_SMPLX_DIR)"
         )
     contact = config.contact
     prediction = predict_interactvlm_contact(
@@ -155,7 +155,14 @@ def _predict_contact(store: SampleStore, config: HoifitConfig, body_model, model
         answer=contact.answer,
         questions=contact.questions,
     )
-    store.write_contact(prediction.body_contact, prediction.topology, prediction.object_contact)
+    body, topology = prediction.body_contact, prediction.topology
+    # SMPL-X gets InteractVLM's own map; without its file, the fitting's proximity transfer
+    # through the body's SMPL mesh, when the sample has one.
+    if body is not None and body_model.name == "smplx":
+        mapped = (Path(contact.interactvlm_data) / SMPL_TO_SMPLX_FILE).is_file()
+        if mapped or not smpl_mesh:
+            body, topology = smpl_contact_to_smplx(body, contact.interactvlm_data), "smplx"
+    store.write_contact(body, topology, prediction.object_contact)
 
 
 def _loss_log_csv(rows: list[dict]) -> str:

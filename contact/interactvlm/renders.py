@@ -304,3 +304,41 @@ def lift_object(views: CanonicalViews, logits: Tensor, threshold: float) -> Tens
         face_ids=torch.where(probability > threshold, render.face_ids.to(probability.device), -1),
     )
     return lift_to_vertices(probability, voting, views.faces, views.num_vertices)
+
+
+SMPLX_VERTICES = 10475
+SMPL_TO_SMPLX_FILE = "smpl_to_smplx.pkl"
+"""In InteractVLM's data/ folder: {"matrix": (10475, 6890)}, SMPL-X vertex values as weighted sums
+of SMPL ones, the map the original uses for its SMPL-X output (written with joblib; a dense array,
+or a scipy sparse matrix, which is kept sparse)."""
+
+
+def smpl_to_smplx_matrix(data_dir: str | Path):
+    """InteractVLM's SMPL -> SMPL-X vertex map from its data/ folder, (10475, 6890).
+
+    Raises:
+        InteractVLMError: the file is missing or holds no matrix of that shape.
+    """
+    import joblib
+
+    path = Path(data_dir) / SMPL_TO_SMPLX_FILE
+    if not path.is_file():
+        raise InteractVLMError(
+            f"{path} is missing: it comes with InteractVLM's data.zip and moves SMPL contact onto "
+            "SMPL-X; pass its unzipped data/ folder as contact.interactvlm_data"
+        )
+    # A pickle: load only the file of the data.zip you downloaded.
+    matrix = joblib.load(path)["matrix"]
+    if not hasattr(matrix, "toarray"):
+        matrix = np.asarray(matrix, np.float32)
+    if matrix.shape != (SMPLX_VERTICES, SMPL_VERTICES):
+        raise InteractVLMError(
+            f"{path} holds a {matrix.shape} matrix, not the (10475, 6890) SMPL -> SMPL-X map"
+        )
+    return matrix
+
+
+def smpl_contact_to_smplx(contact: np.ndarray, data_dir: str | Path) -> np.ndarray:
+    """(6890,) SMPL contact -> (10475,) SMPL-X contact in [0, 1], as the original converts it."""
+    mapped = smpl_to_smplx_matrix(data_dir) @ np.asarray(contact, np.float32)
+    return np.clip(np.asarray(mapped, np.float32).reshape(-1), 0, 1)

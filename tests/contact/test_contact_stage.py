@@ -14,14 +14,14 @@ from reconstruction.synthetic import write_synthetic_samples
 from tests.cli_args import QUICK
 
 
-def sample_without_contact(tmp_path, smplx_dir):
-    """A small synthetic SMPL sample whose contact files are removed."""
+def sample_without_contact(tmp_path, smplx_dir, body_backend="smpl"):
+    """A small synthetic sample (SMPL body unless told) whose contact files are removed."""
     folder = write_synthetic_samples(
         tmp_path / "samples",
         1,
         seed=2,
         image_size=(64, 64),
-        body_backend="smpl",
+        body_backend=body_backend,
         model_dir=smplx_dir,
     )[0]
     (folder / "contact.npz").unlink()

@@ -4,7 +4,12 @@ import torch
 from contact.interactvlm.config import HUMAN_VIEW_NAMES
 from contact.interactvlm.convert import convert_release
 from contact.interactvlm.model import load_interactvlm
-from tests.contact.interactvlm.tiny_release import write_clip, write_data_folder, write_release
+from tests.contact.interactvlm.tiny_release import (
+    write_clip,
+    write_data_folder,
+    write_release,
+    write_smpl_to_smplx,
+)
 
 
 @pytest.fixture(scope="session")
@@ -66,4 +71,5 @@ def data_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("interactvlm") / "data"
     write_data_folder(folder, "hcontact_vitruvian", HUMAN_VIEW_NAMES)
     write_data_folder(folder, "hcontact_vitruvian_mv2", HUMAN_VIEW_NAMES)
+    write_smpl_to_smplx(folder)
     return folder

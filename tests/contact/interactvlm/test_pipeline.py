@@ -11,13 +11,14 @@ from tests.contact.test_contact_stage import sample_without_contact
 
 
 @pytest.mark.slow
-def test_converted_checkpoint_predicts_smpl_contact_in_the_pipeline(
-    tmp_path, smplx_dir, gen_checkpoint, data_dir
+@pytest.mark.parametrize("backend", ["smpl", "smplx"])
+def test_converted_checkpoint_predicts_contact_in_the_pipeline(
+    tmp_path, smplx_dir, gen_checkpoint, data_dir, backend
 ):
-    folder = sample_without_contact(tmp_path, smplx_dir)
+    folder = sample_without_contact(tmp_path, smplx_dir, backend)
     out = tmp_path / "out"
     settings = {
-        "body.backend": "smpl",
+        "body.backend": backend,
         "body.model_dir": smplx_dir,
         "export.overlay": "false",
         "contact.checkpoint": gen_checkpoint,
@@ -31,7 +32,9 @@ def test_converted_checkpoint_predicts_smpl_contact_in_the_pipeline(
     assert main(args) == 0
     assert json.loads((out / "metrics.json").read_text())["stages_run"]["contact"] is True
     contact = read_sample(folder).contact
-    assert contact.body_topology == "smpl" and contact.body_contact.shape == (6890,)
+    # SMPL-X gets the contact through the map of InteractVLM's data folder.
+    assert contact.body_topology == backend
+    assert contact.body_contact.shape == ({"smpl": 6890, "smplx": 10475}[backend],)
 
 
 def test_anny_without_an_smpl_body_is_refused_in_one_line(tmp_path, gen_checkpoint, data_dir):

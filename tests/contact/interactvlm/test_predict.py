@@ -145,3 +145,24 @@ def test_command(gen_checkpoint, data_dir, tmp_path):
         )
         == 2
     )
+
+
+def test_smpl_contact_moves_to_smplx_through_the_data_folders_map(tmp_path):
+    from contact.interactvlm.renders import smpl_contact_to_smplx
+    from tests.contact.interactvlm.tiny_release import write_smpl_to_smplx
+
+    with pytest.raises(InteractVLMError, match="smpl_to_smplx.pkl is missing"):
+        smpl_contact_to_smplx(np.zeros(6890), tmp_path)
+    matrix = write_smpl_to_smplx(tmp_path)
+    contact = np.random.default_rng(1).random(6890).astype(np.float32)
+    smplx = smpl_contact_to_smplx(contact, tmp_path)
+    assert smplx.shape == (10475,) and smplx.dtype == np.float32
+    # Each SMPL-X vertex is the mean of its two SMPL vertices.
+    np.testing.assert_allclose(smplx, matrix @ contact, rtol=1e-6)
+    assert 0 < smplx.mean() < 1 and smplx.max() <= 1
+
+    import joblib
+
+    joblib.dump({"matrix": np.zeros((4, 6890), np.float32)}, tmp_path / "smpl_to_smplx.pkl")
+    with pytest.raises(InteractVLMError, match="not the"):
+        smpl_contact_to_smplx(contact, tmp_path)

@@ -438,3 +438,17 @@ def write_data_folder(folder: Path, maps_folder: str, views, size: int = RENDER_
         vertex_maps[view], bary_maps[view] = ids, bary
     np.savez(maps / "pixel_to_vertex_map_1024.npz", **vertex_maps)
     np.savez(maps / "bary_coords_map_1024.npz", **bary_maps)
+
+
+def write_smpl_to_smplx(folder: Path):
+    """smpl_to_smplx.pkl as joblib writes it: each SMPL-X vertex the mean of two SMPL vertices
+    (sparse, so that the test file stays small; the published one is dense)."""
+    import joblib
+    import scipy.sparse
+
+    rows = np.repeat(np.arange(10475), 2)
+    cols = np.random.default_rng(0).integers(0, 6890, size=rows.shape)
+    matrix = scipy.sparse.csr_matrix((np.full(rows.shape, 0.5, np.float32), (rows, cols)))
+    matrix.resize(10475, 6890)
+    joblib.dump({"matrix": matrix}, folder / "smpl_to_smplx.pkl")
+    return matrix
