@@ -146,8 +146,12 @@ def prepare_fit_inputs(
             body_contact = merge_body_contact_vertices(
                 body_contact, unpaired, body_model.num_vertices
             )
-    if body_contact is None and pair_body is None and config.contact_prior:
+    contact_is_prior = body_contact is None and pair_body is None and config.contact_prior
+    if contact_is_prior:
         body_contact, object_contact = _contact_prior(body_model, mesh.vertices, category)
+        if body_contact is not None:
+            body_contact = _drop_limbs_away_from_object(body_contact, body_model, sample)
+        contact_is_prior = body_contact is not None
 
     def tensor(array, kind=dtype):
         return None if array is None else torch.as_tensor(np.asarray(array), device=device).to(kind)
@@ -166,6 +170,7 @@ def prepare_fit_inputs(
         depth=depth,
         keypoints_2d=keypoints,
         body_contact=tensor(body_contact),
+        contact_is_prior=contact_is_prior,
         object_contact=tensor(object_contact),
         pair_body_vertex=tensor(pair_body, torch.long),
         pair_object_face=tensor(pair_face, torch.long),
@@ -188,6 +193,62 @@ def _contact_prior(body_model: BodyModel, object_vertices: np.ndarray, category:
         return None, None
     log.info("no contact map: using the %s contact prior of the interaction library", category)
     return body, object_contact_prior(np.asarray(object_vertices), category)
+
+
+LIMB_KEYPOINTS = {
+    "hand": ({"left": 9, "right": 10}, ("hand", "arm")),
+    "foot": ({"left": 15, "right": 16}, ("foot", "leg")),
+}
+"""Limb -> COCO-17 keypoint of each side (wrist, ankle), and the body parts of that side it
+stands for."""
+NEAR_OBJECT, FAR_FROM_OBJECT = 0.16, 0.25
+"""A wrist or ankle at most NEAR_OBJECT from the object mask, as a fraction of the person's
+height in pixels, is near the object (a hand is about 0.11 of the height: the wrist of a hand
+around a cup is that far from it); one at least FAR_FROM_OBJECT away is away from it."""
+MIN_KEYPOINT_CONFIDENCE = 0.3
+
+
+def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sample: Sample):
+    """The prior lists both hands (and feet): the photo decides which touch the object.
+
+    When one side's wrist (ankle) is near the object mask and the other side's is confidently
+    seen away from it, that other side's hand and arm (foot and leg) leave the prior. With no
+    keypoints or mask, or when the photo does not tell the sides apart, the prior stays.
+    """
+    keypoints, mask = sample.keypoints_2d, sample.object_mask
+    if keypoints is None or mask is None or not np.asarray(mask).any():
+        return prior
+    from scipy.ndimage import distance_transform_edt
+
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    seen = keypoints[:, 2] > MIN_KEYPOINT_CONFIDENCE
+    if seen.sum() < 2:
+        return prior
+    height = np.ptp(keypoints[seen, 1])
+    distance = distance_transform_edt(~np.asarray(mask, dtype=bool))
+    rows, cols = distance.shape
+    prior = prior.copy()
+    for limb, (sides, parts) in LIMB_KEYPOINTS.items():
+        near, far = set(), set()
+        for side, index in sides.items():
+            if not seen[index]:
+                continue
+            u, v = keypoints[index, :2]
+            row, col = int(np.clip(round(v), 0, rows - 1)), int(np.clip(round(u), 0, cols - 1))
+            gap = distance[row, col] / height
+            if gap <= NEAR_OBJECT:
+                near.add(side)
+            elif gap >= FAR_FROM_OBJECT:
+                far.add(side)
+        if not (near and far):
+            continue
+        for side in far:
+            parts_of_side = [body_model.parts.get(f"{side}_{part}") for part in parts]
+            vertices = np.concatenate([p.cpu().numpy() for p in parts_of_side if p is not None])
+            if prior[vertices].any():
+                prior[vertices] = 0.0
+                log.info("contact prior: the %s %s is away from the object", side, limb)
+    return prior
 
 
 def _to_topology(data, topology, body_model, init, init_vertices, name, values: bool):

@@ -45,6 +45,8 @@ BODY_ONLY_LOSSES = {
 """Terms that can be evaluated before the object exists (`depth` then covers the body alone)."""
 ROOT_VARIABLES = {"body_orient", "body_translation"}
 """Body variables that move the body rigidly (see `SceneLosses.body`)."""
+POSING_VARIABLES = {"body_orient", "body_pose", "body_pose_contact", "hands", "body_shape"}
+"""Body variables a contact prior may not move (`FitConfig.prior_contact_poses_body`)."""
 TORSO_KEYPOINTS = (5, 6, 11, 12)
 """COCO-17 shoulders and hips (`keypoints_torso`)."""
 CONTACT_LIMBS = {
@@ -546,6 +548,18 @@ def _initialize(state, inputs, scene, config, seed):
     return state, -scores, report
 
 
+def _keep_body_pose(stage: StageConfig) -> StageConfig:
+    """The stage without the body's posing variables when it involves the object."""
+    if not needs_object(stage):
+        return stage
+    kept = [name for name in stage.optimize if name not in POSING_VARIABLES]
+    if len(kept) < len(stage.optimize):
+        log.info(
+            "stage %s: the contact is the category's prior; the body keeps its pose", stage.name
+        )
+    return dataclasses.replace(stage, optimize=kept)
+
+
 def fit(inputs: FitInputs, config: FitConfig, seed: int = 0) -> FitResult:
     """Fit body and object to the observations with the configured schedule.
 
@@ -569,7 +583,10 @@ def fit(inputs: FitInputs, config: FitConfig, seed: int = 0) -> FitResult:
     reports: list[StageReport] = []
     rows: list[dict] = []
     totals = None
-    for stage in [*config.stages, None]:
+    stages = config.stages
+    if inputs.contact_is_prior and not config.prior_contact_poses_body:
+        stages = [_keep_body_pose(stage) for stage in stages]
+    for stage in [*stages, None]:
         if totals is None and (stage is None or needs_object(stage)):
             # The object starts from the body as the stages so far have left it.
             state, totals, report = _initialize(state, inputs, scene, config, seed)

@@ -31,6 +31,8 @@ class FitInputs:
         depth: (H, W) metric depth in metres, 0 where unknown, or None.
         keypoints_2d: (17, 3) COCO-17 (u, v, confidence) in pixels, or None.
         body_contact: (V,) body contact probability, or None.
+        contact_is_prior: the contact is the interaction library's guess for the category, not
+            an annotated or predicted map (see `FitConfig.prior_contact_poses_body`).
         object_contact: (Vo,) object contact probability, or None.
         pair_body_vertex: (P,) long body vertex of each paired correspondence (P may be 0).
         pair_object_face: (P,) long object face of each pair.
@@ -55,6 +57,7 @@ class FitInputs:
     depth: Tensor | None = None
     keypoints_2d: Tensor | None = None
     body_contact: Tensor | None = None
+    contact_is_prior: bool = False
     object_contact: Tensor | None = None
     pair_body_vertex: Tensor | None = None
     pair_object_face: Tensor | None = None

@@ -237,7 +237,8 @@ CONTACT_PARTS: dict[str, dict[str, float]] = {
     "bat": {"hands": 0.7},
 }
 """Category -> body part (`BodyModel.parts`) -> contact probability of its vertices. Both sides
-are listed (the photo decides which hand holds a cup), so an object one hand holds gets 0.5.
+are listed, so an object one hand holds gets 0.5; the fitting drops the side whose wrist (ankle)
+the photo shows away from the object (`hoifit.fit_inputs`).
 Every synthetic interaction's contact groups are covered by its category's parts."""
 
 _SYNONYMS = {
@@ -396,13 +397,13 @@ HANDHELD_PROBABILITY = 0.5
 """Object contact probability everywhere on a handheld object."""
 
 SUPPORT_BAND = 0.03
+"""Vertices up to this many metres below a support's top belong to its top surface."""
 BACKREST_CATEGORIES = frozenset({"chair", "couch"})
 """Supports with a backrest the sitter's back leans on."""
 BACKREST_PROBABILITY = 0.4
 """The body's back touches a backrest about as often as `CONTACT_PARTS` says (0.4 for a chair)."""
 BACKREST_CLEARANCE = 0.1
 """Metres above the seat where the backrest starts."""
-"""Vertices up to this many metres below a support's top belong to its top surface."""
 
 
 def object_contact_prior(vertices: np.ndarray, category: str | None) -> np.ndarray | None:

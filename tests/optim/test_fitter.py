@@ -241,3 +241,21 @@ def test_support_holds_the_true_chair_on_the_floor_under_the_feet(scene):
     # A handheld object has no support term.
     free = SceneLosses(dataclasses.replace(inputs, ground_standing=False), FitConfig())
     assert "support" not in free(perturbed, weights, body, False)
+
+
+def test_a_contact_prior_leaves_the_body_pose_to_the_image():
+    from optim.fitter import _keep_body_pose
+
+    joint = StageConfig(
+        name="joint",
+        optimize=["object_rotation", "object_translation", "body_orient", "body_translation"]
+        + ["body_pose_contact"],
+        weights={"contact_unpaired": 1.0, "keypoints_2d": 1.0},
+    )
+    kept = _keep_body_pose(joint)
+    assert kept.optimize == ["object_rotation", "object_translation", "body_translation"]
+    assert kept.weights == joint.weights
+    body = StageConfig(
+        name="body", optimize=["body_orient", "body_pose"], weights={"keypoints_2d": 1}
+    )
+    assert _keep_body_pose(body) is body  # a stage without the object is the image's alone
