@@ -206,6 +206,7 @@ NEAR_OBJECT, FAR_FROM_OBJECT = 0.16, 0.25
 height in pixels, is near the object (a hand is about 0.11 of the height: the wrist of a hand
 around a cup is that far from it); one at least FAR_FROM_OBJECT away is away from it."""
 MIN_KEYPOINT_CONFIDENCE = 0.3
+"""Keypoints below this confidence are not seen."""
 
 
 def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sample: Sample):
@@ -222,9 +223,9 @@ def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sampl
 
     keypoints = np.asarray(keypoints, dtype=np.float64)
     seen = keypoints[:, 2] > MIN_KEYPOINT_CONFIDENCE
-    if seen.sum() < 2:
+    height = np.ptp(keypoints[seen, 1]) if seen.sum() >= 2 else 0.0
+    if height <= 0:
         return prior
-    height = np.ptp(keypoints[seen, 1])
     distance = distance_transform_edt(~np.asarray(mask, dtype=bool))
     rows, cols = distance.shape
     prior = prior.copy()
