@@ -219,15 +219,16 @@ def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sampl
     keypoints, mask = sample.keypoints_2d, sample.object_mask
     if keypoints is None or mask is None or not np.asarray(mask).any():
         return prior
-    from scipy.ndimage import distance_transform_edt
-
     keypoints = np.asarray(keypoints, dtype=np.float64)
     seen = keypoints[:, 2] > MIN_KEYPOINT_CONFIDENCE
     height = np.ptp(keypoints[seen, 1]) if seen.sum() >= 2 else 0.0
     if height <= 0:
         return prior
-    distance = distance_transform_edt(~np.asarray(mask, dtype=bool))
-    rows, cols = distance.shape
+    mask = np.asarray(mask, dtype=bool)
+    # Distances from the few keypoints to the mask's pixels, not a distance map of the whole
+    # photo (0.4 s at 2048x1536 for four values).
+    object_pixels = np.argwhere(mask)  # (N, 2) row, col
+    rows, cols = mask.shape
     prior = prior.copy()
     for limb, (sides, parts) in LIMB_KEYPOINTS.items():
         near, far = set(), set()
@@ -236,7 +237,7 @@ def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sampl
                 continue
             u, v = keypoints[index, :2]
             row, col = int(np.clip(round(v), 0, rows - 1)), int(np.clip(round(u), 0, cols - 1))
-            gap = distance[row, col] / height
+            gap = np.sqrt(((object_pixels - (row, col)) ** 2).sum(1).min()) / height
             if gap <= NEAR_OBJECT:
                 near.add(side)
             elif gap >= FAR_FROM_OBJECT:
