@@ -383,13 +383,19 @@ def vertex_normals(verts: Tensor, faces: Tensor) -> Tensor:
         verts: (B, V, 3).
         faces: (F, 3) long.
     """
+    batch, num_verts, _ = verts.shape
     tri = verts[:, faces]
     # The unnormalized cross product is twice the face area times its normal: the area weight.
     weighted = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
-    normals = torch.zeros_like(verts)
+    # One flat (B * V, 3) accumulation: index_add along dim 0 is several times faster than
+    # along dim 1 of (B, V, 3).
+    offsets = torch.arange(batch, device=verts.device)[:, None] * num_verts  # (B, 1)
+    normals = verts.new_zeros(batch * num_verts, 3)
     for corner in range(3):
-        normals = normals.index_add(1, faces[:, corner], weighted)
-    return _safe_normalize(normals)
+        normals = normals.index_add(
+            0, (faces[:, corner] + offsets).flatten(), weighted.flatten(0, 1)
+        )
+    return _safe_normalize(normals.view(batch, num_verts, 3))
 
 
 def _safe_normalize(v: Tensor, eps: float = 1e-12) -> Tensor:

@@ -61,7 +61,6 @@ def _kd_tree_search(
     queries: Tensor, candidates: Tensor, candidate_mask: Tensor, indices: Tensor
 ) -> Tensor:
     """`nearest_neighbors` on the CPU through one k-d tree per batch of allowed candidates."""
-    workers = torch.get_num_threads()
     queries_np = queries.detach().double().numpy()
     candidates_np = candidates.detach().double().numpy()
     masks = candidate_mask.numpy()
@@ -69,8 +68,11 @@ def _kd_tree_search(
         allowed = np.flatnonzero(masks[b])
         if allowed.size == 0:
             continue
-        tree = cKDTree(candidates_np[b, allowed])
-        _, nearest = tree.query(queries_np[b], k=1, workers=workers)
+        # Built anew at every call (the points move): an unbalanced tree of uncompacted nodes
+        # builds faster, which matters more than its query speed here, and one worker avoids
+        # starting threads for a search of a few milliseconds. The result is the same.
+        tree = cKDTree(candidates_np[b, allowed], balanced_tree=False, compact_nodes=False)
+        _, nearest = tree.query(queries_np[b], k=1)
         indices[b] = torch.from_numpy(allowed[nearest])
     return indices
 

@@ -13,6 +13,7 @@ from reconstruction.rasterizer import (
     rasterize,
     render_depth,
     render_normals,
+    vertex_normals,
     visible_faces,
 )
 
@@ -229,6 +230,22 @@ def test_flat_normals_face_the_camera():
         points - torch.tensor([0, 0, 2.0], dtype=torch.float64), dim=-1
     )
     assert ((smooth[mask] * radial).sum(-1) > 0.99).all()
+
+
+def test_vertex_normals_of_a_batch():
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.4)
+    first = torch.tensor(sphere.vertices)
+    axes = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)
+    second = first * axes + 1.0  # an ellipsoid, moved
+    faces = torch.tensor(sphere.faces)
+    both = vertex_normals(torch.stack((first, second)), faces)
+    # Each mesh of the batch gets the normals it gets alone, and they are the surfaces' normals.
+    torch.testing.assert_close(both[1], vertex_normals(second[None], faces)[0])
+    radial = torch.nn.functional.normalize(first, dim=-1)
+    assert ((both[0] * radial).sum(-1) > 0.999).all()
+    # The normal of the ellipsoid sum((x / a)^2) = r^2 at x is along x / a^2.
+    analytic = torch.nn.functional.normalize(first / axes, dim=-1)
+    assert ((both[1] * analytic).sum(-1) > 0.99).all()
 
 
 def test_render_depth_and_visible_faces_agree_with_rasterize():
