@@ -1,4 +1,4 @@
-"""Body initialization from 2D evidence: COCO-17 keypoints, the person mask and metric depth.
+"""Body initialization from 2D evidence: COCO-17 keypoints and the person mask.
 
 Hypotheses: every pose of the interaction pose library (standing, sitting, bending, crouching,
 reaching, lying, ...; `reconstruction.interaction_library`), each placed in the camera frame at
@@ -7,8 +7,9 @@ alone confuse a person seen from the front with one seen from behind. All of the
 once by the body-only schedule of the staged fitter (`optim.config.BodyInitConfig`, run by
 `optim.fitter.fit_body`): the first stage moves only the root against the keypoints (cheap),
 then the best few, ranked by that fit and by how likely each pose is next to the object's
-category (a chair suggests sitting), are fitted to the keypoints, the person mask and depth, and
-the best is kept.
+category (a chair suggests sitting), are fitted to the keypoints and the person mask, and the
+best is kept. The person's distance comes from the torso's size unless `BodyInitConfig.depth`
+asks for the depth map's (a monocular map's scale is too uncertain to place the body by).
 """
 
 import math
@@ -133,7 +134,7 @@ def initialize_body(
         keypoints: (17, 3) COCO-17 (u, v, confidence) in the image's pixels.
         camera: intrinsics of the image.
         person_mask: (H, W) bool, or None.
-        depth: (H, W) metres, 0 where unknown, or None.
+        depth: (H, W) metres, 0 where unknown, or None; used only with `body_init.depth`.
         config: the fitting's settings: `body_init` (hypotheses and schedule), `resolution`,
             `sigma`, `progress`.
         category: the object's category, which weighs the library's poses; None for none.
@@ -152,6 +153,8 @@ def initialize_body(
             "cannot initialize the body: fewer than four body keypoints were detected; use a "
             "photo where more of the person is visible or supply body_init.npz"
         )
+    if not body_config.depth:
+        depth = None
     distance = person_distance(model, keypoints, camera, depth, person_mask)
     poses, log_prior = None, None
     if body_config.pose_library:

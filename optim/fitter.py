@@ -656,8 +656,10 @@ def fit_body(
         stages: a body-only schedule (`BodyInitConfig.stages`).
         config: the fitting's resolution-dependent settings (`sigma`) and `progress`.
         keep: hypotheses kept after the first stage; None keeps all.
-        log_prior: (B,) added to each hypothesis' loss when ranking them (e.g. the negative
-            log prior probability of its pose for the object's category); None adds nothing.
+        log_prior: (B,) added to each hypothesis' relative loss when ranking them (e.g. the
+            negative log prior probability of its pose for the object's category); None adds
+            nothing. The relative loss is the loss over the best hypothesis' loss, so that
+            the prior weighs the same whatever the scale of the stage's terms.
 
     Returns:
         The kept body and what happened; `index` and `totals` refer to the B hypotheses
@@ -690,11 +692,11 @@ def fit_body(
                 "keypoints and the person mask"
             )
         if index == 0 and keep is not None and keep < len(alive):
-            order = torch.argsort(totals + prior[alive])[:keep]
+            order = torch.argsort(_relative(totals) + prior[alive])[:keep]
             state = state.select(order.tolist())
             scene.init_pose = scene.init_pose[order.to(scene.init_pose.device)]
             alive, totals = alive[order], totals[order]
-    best = int(torch.argmin(totals + prior[alive]))
+    best = int(torch.argmin(_relative(totals) + prior[alive]))
     all_totals = torch.full((count,), math.inf)
     all_totals[alive] = totals
     return BodyFitResult(
@@ -704,3 +706,8 @@ def fit_body(
         stages=reports,
         log=rows,
     )
+
+
+def _relative(totals: Tensor) -> Tensor:
+    """Each loss over the smallest: 1 for the best hypothesis, 1.5 for one 50% worse."""
+    return totals / totals.min().clamp_min(torch.finfo(totals.dtype).tiny)

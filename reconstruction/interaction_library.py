@@ -365,20 +365,25 @@ def category_pose_weights(category: str | None, library: PoseLibrary) -> np.ndar
     return weights / weights.sum()
 
 
-def contact_prior(model: BodyModel, category: str | None) -> np.ndarray:
+def contact_prior(model: BodyModel, category: str | None, standing: bool = False) -> np.ndarray:
     """Per-vertex probability that the body touches an object of this category.
 
     Args:
         model: the body model (its part segmentation).
         category: the object's category; None for unknown.
+        standing: the body stands (neither sits nor lies): a support (`SUPPORT_CATEGORIES`) is
+            then touched with the hands only, not with the `RESTING_PARTS`.
 
     Returns:
         (V,) float32 in [0, 1]: `CONTACT_PARTS`, the highest where parts overlap; all zero for
         an unknown category (no prior).
     """
+    name = canonical_category(category)
     prior = np.zeros(model.num_vertices, dtype=np.float32)
     parts = model.parts
-    for part, probability in CONTACT_PARTS.get(canonical_category(category), {}).items():
+    for part, probability in CONTACT_PARTS.get(name, {}).items():
+        if standing and name in SUPPORT_CATEGORIES and part in RESTING_PARTS:
+            continue
         indices = parts[part].cpu().numpy()
         prior[indices] = np.maximum(prior[indices], probability)
     return prior
@@ -386,6 +391,15 @@ def contact_prior(model: BodyModel, category: str | None) -> np.ndarray:
 
 SUPPORT_CATEGORIES = frozenset({"chair", "stool", "bench", "couch", "bed", "table"})
 """Categories a body rests on: their contact is on the top of the seat or table top."""
+
+
+def is_support(category: str | None) -> bool:
+    """Whether a body rests on objects of this category (`SUPPORT_CATEGORIES`)."""
+    return canonical_category(category) in SUPPORT_CATEGORIES
+
+
+RESTING_PARTS = frozenset({"buttocks", "back", "legs"})
+"""The parts a seated or lying body rests on a support with; a standing body does not."""
 
 HANDHELD_CATEGORIES = frozenset({"box", "ball", "bottle", "cup", "bat"})
 """Categories held or handled all over: any of their surface may be touched."""
@@ -406,7 +420,9 @@ BACKREST_CLEARANCE = 0.1
 """Metres above the seat where the backrest starts."""
 
 
-def object_contact_prior(vertices: np.ndarray, category: str | None) -> np.ndarray | None:
+def object_contact_prior(
+    vertices: np.ndarray, category: str | None, standing: bool = False
+) -> np.ndarray | None:
     """Per-vertex probability that the body touches this part of the object.
 
     A support's top is the highest vertex over the middle of its footprint (the middle half in
@@ -414,11 +430,13 @@ def object_contact_prior(vertices: np.ndarray, category: str | None) -> np.ndarr
     below it, and not above it, get `SUPPORT_PROBABILITY`. A chair's or couch's vertices more than
     `BACKREST_CLEARANCE` above the seat are its backrest and get `BACKREST_PROBABILITY`, so the
     sitter's back is drawn to it: without it, nothing in the contact tells the chair's front from
-    its back. Handheld objects get `HANDHELD_PROBABILITY` everywhere.
+    its back. Handheld objects get `HANDHELD_PROBABILITY` everywhere. A standing body's hands
+    may rest on any part of a support (a chair's back, a table's edge): no prior then.
 
     Args:
         vertices: (Vo, 3) object mesh, y up, metres, upright (a support on its legs).
         category: the object's category; None for unknown.
+        standing: the body stands (see `contact_prior`).
 
     Returns:
         (Vo,) float32, or None for a category without an object prior.
@@ -427,7 +445,7 @@ def object_contact_prior(vertices: np.ndarray, category: str | None) -> np.ndarr
     vertices = np.asarray(vertices, dtype=np.float64)
     if name in HANDHELD_CATEGORIES:
         return np.full(len(vertices), HANDHELD_PROBABILITY, dtype=np.float32)
-    if name not in SUPPORT_CATEGORIES or len(vertices) == 0:
+    if name not in SUPPORT_CATEGORIES or standing or len(vertices) == 0:
         return None
     low, high = vertices.min(0), vertices.max(0)
     centre, half = (low + high) / 2, (high - low) / 4

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from hoifit.config import load_config
 from hoifit.fit_inputs import prepare_fit_inputs
@@ -67,3 +68,53 @@ def test_the_photo_decides_which_hand_holds_the_object(anny):
     keypoints[9, 2] = keypoints[10, 2] = 0.1  # wrists unseen: the prior stays
     keypoints[9, :2] = (160, 100)
     np.testing.assert_array_equal(_drop_limbs_away_from_object(prior, anny, sample), prior)
+
+
+def test_standing_is_told_from_the_thighs_and_a_level_floor(anny):
+    from hoifit.fit_inputs import _standing
+    from optim.body_init import facing_hypotheses
+    from reconstruction.interaction_library import pose_library
+
+    sample = read_sample(EXAMPLE)
+    library = pose_library(anny)
+    poses = library.params(anny)
+    bodies = facing_hypotheses(anny, sample.keypoints_2d, sample.camera, 3.0, 1, poses)
+    level = torch.tensor([0.0, -1.0, 0.0])  # the camera frame's up: y points down
+    wall = torch.tensor([1.0, 0.0, 0.0])
+    with torch.no_grad():
+        keypoints = dict(zip(library.names, anny.coco17_keypoints(anny(bodies)), strict=True))
+    assert _standing(keypoints["standing"], level)
+    assert _standing(keypoints["hand_on_support"], level)
+    assert not _standing(keypoints["sitting"], level)
+    assert not _standing(keypoints["lying_on_back"], level)
+    # A floor that is not level (the feet of a lying body make it a wall) tells nothing.
+    assert not _standing(keypoints["standing"], wall)
+
+
+def test_the_depth_map_is_scaled_to_the_body():
+    import trimesh
+
+    from hoifit.fit_inputs import _depth_to_body
+    from reconstruction.rasterizer import render_depth
+
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.5)
+    vertices = torch.tensor(sphere.vertices, dtype=torch.float32) + torch.tensor([0, 0, 3.0])
+    faces = torch.tensor(sphere.faces)
+    K = torch.tensor([[100.0, 0, 32], [0, 100.0, 32], [0, 0, 1]])
+    truth = render_depth(vertices[None], faces, K, (64, 64))[0]
+    mask = (truth > 0).float()
+    # A monocular estimate 20% too far, with its edges bled into the background and some
+    # pixels far off; elsewhere (the object, the floor) the same scale error.
+    observed = truth * 1.2
+    edge = (mask > 0) & (F.max_pool2d(-mask[None, None], 3, 1, 1)[0, 0] == 0)
+    observed[edge] = 8.0
+    observed[::7, ::5] = torch.where(truth[::7, ::5] > 0, 9.0, 0)
+    observed[0, 0] = 6.0  # background
+    mapped = _depth_to_body(observed, vertices, faces, K, mask)
+    good = (truth > 0) & (observed < 8)
+    torch.testing.assert_close(mapped[good], truth[good], atol=1e-4, rtol=0)
+    assert mapped[0, 0] == 5.0 and (mapped[observed == 0] == 0).all()
+    # Too few person pixels to tell: the map stays as it is.
+    tiny = torch.zeros_like(mask)
+    tiny[30:33, 30:33] = 1
+    assert torch.equal(_depth_to_body(observed, vertices, faces, K, tiny), observed)

@@ -163,6 +163,21 @@ def test_contact_prior_marks_the_parts_that_touch(model):
         assert (contact_prior(model, category)[parts["head"]] == 0).all()
 
 
+def test_a_standing_body_touches_a_support_with_its_hands_only(model):
+    parts = {name: idx.numpy() for name, idx in model.parts.items()}
+    for category in ("chair", "table", "bench"):
+        standing = contact_prior(model, category, standing=True)
+        assert (standing[parts["hands"]] > 0).all(), category
+        assert standing[parts["buttocks"]].max() == 0 and standing[parts["back"]].max() == 0
+        vertices, _ = make_object_mesh(category)
+        assert object_contact_prior(vertices, category) is not None
+        assert object_contact_prior(vertices, category, standing=True) is None
+    # A handheld object's prior does not depend on the body standing.
+    np.testing.assert_array_equal(
+        contact_prior(model, "box", standing=True), contact_prior(model, "box")
+    )
+
+
 @pytest.mark.parametrize("category", ["chair", "stool", "bench", "table"])
 def test_object_prior_is_the_top_of_a_support(category):
     vertices, _ = make_object_mesh(category)
