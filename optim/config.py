@@ -222,7 +222,8 @@ class FitConfig:
         depth_to_body: before fitting, scale the depth map by the median ratio of the initial
             body's depth to it inside the person mask (a monocular estimate's scale is
             uncertain), so that the object is placed relative to the body the image shows
-            rather than at the depth map's absolute distance.
+            rather than at the depth map's absolute distance; a map within 5% of the body's
+            scale is kept (`hoifit.fit_inputs.METRIC_DEPTH_TOLERANCE`).
         object_points: object surface points used for the object-in-body penetration term.
         init: object initialization.
         body_init: body initialization, for samples without one.
