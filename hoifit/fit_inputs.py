@@ -158,9 +158,12 @@ def prepare_fit_inputs(
             )
     contact_is_prior = body_contact is None and pair_body is None and config.contact_prior
     if contact_is_prior:
-        with torch.no_grad():
-            keypoints_3d = body_model.coco17_keypoints(init_output)[0]
-        standing = _standing(keypoints_3d, floor.plane[:3])
+        # Standing changes the prior of a support only (its seat and back leave it).
+        standing = False
+        if is_support(category):
+            with torch.no_grad():
+                keypoints_3d = body_model.coco17_keypoints(init_output)[0]
+            standing = _standing(keypoints_3d, floor.plane[:3])
         body_contact, object_contact = _contact_prior(body_model, mesh.vertices, category, standing)
         if body_contact is not None:
             body_contact = _drop_limbs_away_from_object(body_contact, body_model, sample)
@@ -209,7 +212,7 @@ def _contact_prior(
     log.info(
         "no contact map: using the %s contact prior of the interaction library%s",
         category,
-        " for a standing person" if standing and is_support(category) else "",
+        " for a standing person" if standing else "",
     )
     return body, object_contact_prior(np.asarray(object_vertices), category, standing)
 
