@@ -21,13 +21,14 @@ from tqdm import tqdm
 from optim import losses as L
 from optim.config import BODY_VARIABLES, OBJECT_VARIABLES, VARIABLES, FitConfig, StageConfig
 from optim.inputs import FitInputs
+from optim.losses.closest_point import FixedMesh
 from optim.object_init import initialize_object
 from optim.state import FitState
 from reconstruction.body_models import BodyOutput, BodyParams
-from reconstruction.body_models.proxy import body_proxy
 from reconstruction.camera import project_points
 from reconstruction.errors import HoifitError
 from reconstruction.object_model import ObjectPose, object_to_camera
+from reconstruction.proxy import body_proxy, mesh_proxy
 from reconstruction.rasterizer import rasterize
 from reconstruction.rotations import rotation_6d_to_matrix
 from reconstruction.soft_silhouette import soft_silhouette
@@ -143,6 +144,11 @@ class LocalBody:
     keypoints: Tensor
     keypoint_weights: Tensor
 
+    @functools.cached_property
+    def surface(self) -> FixedMesh:
+        """The body's surface, searched for the object's penetration without rebuilding."""
+        return FixedMesh(self.output.vertices[0], self.output.faces)
+
 
 class RigidBody:
     """A `LocalBody` rotated and moved: what a stage that moves only the root sees.
@@ -158,6 +164,10 @@ class RigidBody:
 
     def _move(self, points: Tensor) -> Tensor:
         return points @ self.rotation.transpose(1, 2) + self.shift
+
+    def to_local(self, points: Tensor) -> Tensor:
+        """(B, N, 3) camera-frame points -> the local body's frame: the inverse of the move."""
+        return (points - self.shift) @ self.rotation
 
     @functools.cached_property
     def vertices(self) -> Tensor:
@@ -191,10 +201,20 @@ class SceneLosses:
         if inputs.object_mask is not None and inputs.person_mask is not None:
             self.object_valid = L.occlusion_valid_mask(inputs.object_mask, inputs.person_mask)
             self.body_valid = L.occlusion_valid_mask(inputs.person_mask, inputs.object_mask)
-        self.object_extent = None
+        self.object_extent = self.object_proxy = None
         if inputs.object_vertices is not None:
             extent = inputs.object_vertices.max(0).values - inputs.object_vertices.min(0).values
             self.object_extent = float(extent.max())
+            index, faces = mesh_proxy(
+                inputs.object_vertices.cpu().numpy(),
+                inputs.object_faces.cpu().numpy(),
+                config.object_proxy_faces,
+            )
+            device = inputs.device
+            self.object_proxy = (
+                torch.as_tensor(index, device=device),
+                torch.as_tensor(faces, dtype=torch.long, device=device),
+            )
         self.init_pose = inputs.body_init.to_matrices().body_pose.detach()
         self.default_betas = inputs.body_model.default_betas.to(inputs.device)
         self.image_diag = math.hypot(*inputs.image_size)
@@ -218,7 +238,7 @@ class SceneLosses:
         """The body's mesh as the image terms draw it: (B, U, 3) vertices and (Fp, 3) faces.
 
         With `FitConfig.body_proxy_faces` the silhouette and depth of the body are drawn from a
-        coarse proxy made of its own vertices (`reconstruction.body_models.proxy`), several
+        coarse proxy made of its own vertices (`reconstruction.proxy`), several
         times cheaper at the fitting's resolution; 0 draws the full mesh.
         """
         faces = self.config.body_proxy_faces
@@ -285,13 +305,22 @@ class SceneLosses:
             )
         if "penetration_object_in_body" in active:
             points = object_to_camera(inputs.object_points, pose)
-            terms["penetration_object_in_body"] = L.penetration_object_in_body(
-                points, body_vertices, inputs.body_model.faces
-            )
+            if isinstance(body, RigidBody):
+                # The same depths, found in the body's own frame, where it does not move.
+                terms["penetration_object_in_body"] = L.penetration_object_in_body(
+                    body.to_local(points), body.local.surface
+                )
+            else:
+                terms["penetration_object_in_body"] = L.penetration_object_in_body(
+                    points, body_vertices, inputs.body_model.faces
+                )
 
+        # The image terms draw the object's proxy (`FitConfig.object_proxy_faces`).
+        proxy_index, proxy_faces = self.object_proxy
+        proxy = object_vertices[:, proxy_index]
         need_object_sil = bool({"silhouette_object", "centroid"} & active)
         if need_object_sil and inputs.object_mask is not None:
-            soft = soft_silhouette(object_vertices, inputs.object_faces, K, size, cfg.sigma)
+            soft = soft_silhouette(proxy, proxy_faces, K, size, cfg.sigma)
             if "silhouette_object" in active:
                 terms["silhouette_object"] = L.silhouette_iou_loss(
                     soft, inputs.object_mask, self.object_valid
@@ -306,7 +335,7 @@ class SceneLosses:
         want_depth = "depth" in active and inputs.depth is not None
         bod = None
         if want_depth and inputs.object_mask is not None or want_ordinal:
-            obj = rasterize(object_vertices, inputs.object_faces, K, size)
+            obj = rasterize(proxy, proxy_faces, K, size)
             if want_depth and inputs.object_mask is not None:
                 terms["depth"] = L.depth_loss(
                     obj.depth, obj.mask, inputs.depth, inputs.object_mask > 0.5
@@ -437,8 +466,9 @@ def run_stage(
     local = scene.local_body(state) if root_only else None
     frozen_body = None
     if not body_moves:
+        # Held as a rigid body, so that the penetration search indexes it once for the stage.
         with torch.no_grad():
-            frozen_body = scene.body(state)
+            frozen_body = scene.body(state, scene.local_body(state))
     best_state, best_total, best_terms = state.snapshot(), None, {}
     if not params or stage.iterations <= 0:
         report.seconds = time.perf_counter() - start

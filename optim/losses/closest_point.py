@@ -8,9 +8,11 @@ per point, and no precomputation: it follows the mesh as it deforms.
 """
 
 import torch
+from scipy.spatial import cKDTree
 from torch import Tensor
 
 from optim.losses.nearest import gather_points, nearest_neighbors
+from reconstruction.rasterizer import vertex_normals
 
 
 def vertex_face_rings(faces: Tensor, num_vertices: int) -> Tensor:
@@ -143,17 +145,84 @@ def closest_points_on_mesh(
         nearest, _ = nearest_neighbors(points.detach(), searched, allowed)  # (B, N)
         if allowed is not None:
             nearest = keep[nearest]
-        candidates = rings.to(vertices.device)[nearest]  # (B, N, R)
-        corner_ids = faces[candidates.clamp_min(0)]  # (B, N, R, 3)
-        batch = torch.arange(vertices.shape[0], device=vertices.device)[:, None, None, None]
-        triangles = vertices.detach()[batch, corner_ids]  # (B, N, R, 3, 3)
-        bary = triangle_barycentrics(points.detach()[:, :, None], triangles)  # (B, N, R, 3)
-        on_surface = (bary[..., None] * triangles).sum(-2)  # (B, N, R, 3)
-        distance = ((points.detach()[:, :, None] - on_surface) ** 2).sum(-1)
-        distance = torch.where(candidates >= 0, distance, torch.inf)
-        best = distance.argmin(-1, keepdim=True)  # (B, N, 1)
-        face = torch.gather(candidates, 2, best)[..., 0]  # (B, N)
-        bary = torch.gather(bary, 2, best[..., None].expand(-1, -1, -1, 3))[:, :, 0]
+        face, bary = _closest_around(points.detach(), vertices.detach(), faces, rings, nearest)
     corners = [gather_points(vertices, faces[face][..., k]) for k in range(3)]  # 3 x (B, N, 3)
     closest = sum(bary[..., k, None] * corners[k] for k in range(3))
     return closest, face, bary
+
+
+def _closest_around(
+    points: Tensor, vertices: Tensor, faces: Tensor, rings: Tensor, nearest: Tensor
+) -> tuple[Tensor, Tensor]:
+    """The closest face to each point among those around its nearest vertex, and the weights.
+
+    Args:
+        points: (B, N, 3).
+        vertices: (B, V, 3), or (1, V, 3) shared by every batch.
+        faces: (F, 3) long.
+        rings: (V, R) from `vertex_face_rings`.
+        nearest: (B, N) long, each point's nearest vertex.
+
+    Returns:
+        face (B, N) long and bary (B, N, 3), without gradient.
+    """
+    candidates = rings.to(vertices.device)[nearest]  # (B, N, R)
+    corner_ids = faces[candidates.clamp_min(0)]  # (B, N, R, 3)
+    batch = torch.arange(vertices.shape[0], device=vertices.device)[:, None, None, None]
+    triangles = vertices[batch, corner_ids]  # (B, N, R, 3, 3)
+    bary = triangle_barycentrics(points[:, :, None], triangles)  # (B, N, R, 3)
+    on_surface = (bary[..., None] * triangles).sum(-2)  # (B, N, R, 3)
+    distance = ((points[:, :, None] - on_surface) ** 2).sum(-1)
+    distance = torch.where(candidates >= 0, distance, torch.inf)
+    best = distance.argmin(-1, keepdim=True)  # (B, N, 1)
+    face = torch.gather(candidates, 2, best)[..., 0]  # (B, N)
+    bary = torch.gather(bary, 2, best[..., None].expand(-1, -1, -1, 3))[:, :, 0]
+    return face, bary
+
+
+class FixedMesh:
+    """A mesh searched for closest points many times without moving or deforming.
+
+    What `closest_points_on_mesh` rebuilds at every call, because its mesh may move, is built
+    once here: the faces around each vertex, the vertex normals and, on the CPU, a k-d tree of
+    the vertices. A body that only moves rigidly is such a mesh in its own frame: bring the
+    query points into that frame instead (distances do not change).
+
+    Attributes:
+        vertices: (1, V, 3), without gradient.
+        faces: (F, 3) long.
+        normals: (1, V, 3) unit vertex normals (`reconstruction.rasterizer.vertex_normals`).
+    """
+
+    def __init__(self, vertices: Tensor, faces: Tensor):
+        """Vertices (V, 3) and faces (F, 3) long."""
+        self.vertices = vertices.detach()[None]
+        self.faces = faces.to(vertices.device)
+        self.normals = vertex_normals(self.vertices, self.faces)
+        self.rings = vertex_face_rings(self.faces, vertices.shape[0])
+        self._tree = None
+        if vertices.device.type == "cpu":
+            self._tree = cKDTree(vertices.detach().double().numpy())
+
+    @torch.no_grad()
+    def closest_points(self, points: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The closest point of the mesh to each point, like `closest_points_on_mesh`.
+
+        Args:
+            points: (B, N, 3) query points in the mesh's frame.
+
+        Returns:
+            closest (B, N, 3) points of the mesh, face (B, N) long and bary (B, N, 3), all
+            without gradient (the mesh is fixed: the distance |p - closest| has its gradient
+            through p).
+        """
+        points = points.detach()
+        if self._tree is not None:
+            flat = points.reshape(-1, 3).double().numpy()
+            nearest = torch.from_numpy(self._tree.query(flat, k=1)[1])
+            nearest = nearest.to(points.device).view(points.shape[:2])
+        else:
+            nearest, _ = nearest_neighbors(points, self.vertices.expand(len(points), -1, -1))
+        face, bary = _closest_around(points, self.vertices, self.faces, self.rings, nearest)
+        corners = self.vertices[0][self.faces[face]]  # (B, N, 3, 3)
+        return (bary[..., None] * corners).sum(-2), face, bary

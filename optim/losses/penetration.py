@@ -20,7 +20,7 @@ sampling density, about (points per m^2 of surface) x (penetrated volume).
 import torch
 from torch import Tensor
 
-from optim.losses.closest_point import closest_points_on_mesh
+from optim.losses.closest_point import FixedMesh, closest_points_on_mesh
 from optim.losses.robust import safe_norm
 from reconstruction.object_model import ObjectPose
 from reconstruction.rasterizer import vertex_normals
@@ -80,8 +80,8 @@ def penetration_body_in_object(
 
 def object_in_body_depth(
     object_points: Tensor,
-    body_vertices: Tensor,
-    body_faces: Tensor,
+    body_vertices: Tensor | FixedMesh,
+    body_faces: Tensor | None = None,
     max_distance: float = MAX_INSIDE_DISTANCE,
 ) -> Tensor:
     """How deep each object point lies inside the body (see the module docstring).
@@ -92,7 +92,9 @@ def object_in_body_depth(
             points: a box's 8 corners miss a face pushed into the body.
         body_vertices: (B, V, 3) camera-frame body vertices, metres; the faces must be
             counter-clockwise seen from outside (outward normals), as every body model's are.
-        body_faces: (F, 3) long, the body's triangles.
+            Or a body that does not deform, as a `FixedMesh` in its own frame, with the
+            points brought into that frame: searched without rebuilding anything.
+        body_faces: (F, 3) long, the body's triangles; None with a `FixedMesh`.
         max_distance: metres; points farther than this from the body surface are never inside,
             whatever the local normal says (a point behind a thin limb is not inside it).
 
@@ -100,14 +102,20 @@ def object_in_body_depth(
         (B, N) depth in metres, >= 0, 0 outside the body. Differentiable with respect to the
         object points and the body vertices.
     """
+    fixed = isinstance(body_vertices, FixedMesh)
     if object_points.shape[1] == 0:
-        return object_points.sum(-1) + body_vertices.sum() * 0
-    body_faces = body_faces.to(body_vertices.device)
-    closest, face, bary = closest_points_on_mesh(
-        object_points, body_vertices, body_faces, max_distance=max_distance
-    )
+        return object_points.sum(-1) + (0 if fixed else body_vertices.sum() * 0)
+    if fixed:
+        closest, face, bary = body_vertices.closest_points(object_points)
+        normals, body_faces = body_vertices.normals, body_vertices.faces
+    else:
+        body_faces = body_faces.to(body_vertices.device)
+        closest, face, bary = closest_points_on_mesh(
+            object_points, body_vertices, body_faces, max_distance=max_distance
+        )
+        with torch.no_grad():
+            normals = vertex_normals(body_vertices, body_faces)  # (B, V, 3)
     with torch.no_grad():
-        normals = vertex_normals(body_vertices, body_faces)  # (B, V, 3)
         corners = body_faces[face]  # (B, N, 3)
         batch = torch.arange(normals.shape[0], device=normals.device)[:, None, None]
         normal = (bary[..., None] * normals[batch, corners]).sum(-2)  # (B, N, 3)
@@ -118,8 +126,8 @@ def object_in_body_depth(
 
 def penetration_object_in_body(
     object_points: Tensor,
-    body_vertices: Tensor,
-    body_faces: Tensor,
+    body_vertices: Tensor | FixedMesh,
+    body_faces: Tensor | None = None,
     max_distance: float = MAX_INSIDE_DISTANCE,
     reduction: str = "sum",
 ) -> Tensor:
@@ -127,8 +135,9 @@ def penetration_object_in_body(
 
     Args:
         object_points: (B, N, 3) camera-frame object points, metres.
-        body_vertices: (B, V, 3) camera-frame body vertices, metres.
-        body_faces: (F, 3) long, the body's triangles.
+        body_vertices: (B, V, 3) camera-frame body vertices, metres, or a `FixedMesh` (see
+            `object_in_body_depth`).
+        body_faces: (F, 3) long, the body's triangles; None with a `FixedMesh`.
         max_distance: see `object_in_body_depth`.
         reduction: "sum" over points (see the module docstring) or "mean" over all points.
 

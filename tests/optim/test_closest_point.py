@@ -4,6 +4,7 @@ import torch
 import trimesh
 
 from optim.losses.closest_point import (
+    FixedMesh,
     closest_points_on_mesh,
     triangle_barycentrics,
     vertex_face_rings,
@@ -69,6 +70,11 @@ def test_closest_points_match_libigl_near_a_sphere():
         near = np.sqrt(squared) < 0.2
         ours = (points - closest).norm(dim=-1)[0].numpy()
         np.testing.assert_allclose(ours[near], np.sqrt(squared)[near], atol=1e-9)
+    # A fixed mesh searches all of it, once indexed, in batches of points.
+    closest, face, bary = FixedMesh(vertices[0], faces).closest_points(points.expand(2, -1, -1))
+    assert closest.shape == (2, 300, 3) and face.shape == (2, 300) and bary.shape == (2, 300, 3)
+    ours = (points - closest).norm(dim=-1)[1].numpy()
+    np.testing.assert_allclose(ours, np.sqrt(squared), atol=1e-9)
 
 
 def test_closest_point_distance_gradcheck():

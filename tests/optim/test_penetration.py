@@ -9,6 +9,7 @@ from optim.losses import (
     penetration_body_in_object,
     penetration_object_in_body,
 )
+from optim.losses.closest_point import FixedMesh
 from reconstruction.object_model import ObjectMesh, ObjectPose
 from reconstruction.sdf import compute_sdf_grid
 
@@ -169,3 +170,29 @@ def test_box_pushed_up_two_centimetres_into_the_feet(anny_on_a_box):
     depth = object_in_body_depth(points, vertices, faces)
     assert depth.max().item() == pytest.approx(0.02, abs=2e-3)
     assert depth.max().item() <= 0.02 + 1e-4
+
+
+def test_a_rigidly_moved_body_searched_in_its_own_frame_gives_the_same_depths_and_gradients():
+    cube = CUBE.subdivide().subdivide()
+    local = torch.tensor(cube.vertices, dtype=torch.float64)
+    faces = torch.tensor(cube.faces)
+    plane = surface_points(PLANE, 3000)[0].double() + torch.tensor([0.0, 0.05, 0.0]).double()
+    angle = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+    shift = torch.tensor([0.1, -0.02, 0.3], dtype=torch.float64, requires_grad=True)
+
+    def rotation():
+        c, s = torch.cos(angle), torch.sin(angle)
+        one, zero = torch.ones_like(c), torch.zeros_like(c)
+        return torch.stack([c, zero, s, zero, one, zero, -s, zero, c]).view(3, 3)
+
+    # The plane moved with the body, so that the overlap stays 5 cm.
+    points = plane.detach() @ rotation().detach().T + shift.detach()
+    moved = local @ rotation().T + shift
+    depth = object_in_body_depth(points[None], moved[None], faces)
+    assert depth.max().item() == pytest.approx(0.05, abs=1e-6)
+    grads = torch.autograd.grad(depth.sum(), (angle, shift))
+    in_frame = (points - shift) @ rotation()
+    fixed = object_in_body_depth(in_frame[None], FixedMesh(local, faces))
+    torch.testing.assert_close(fixed, depth)
+    for ours, theirs in zip(torch.autograd.grad(fixed.sum(), (angle, shift)), grads, strict=True):
+        torch.testing.assert_close(ours, theirs)

@@ -1,4 +1,4 @@
-"""The body's coarse proxy: made of its own vertices, drawing nearly the same silhouette."""
+"""Coarse proxies of meshes: made of their own vertices, drawing nearly the same silhouette."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import torch
 import trimesh
 
-from reconstruction.body_models.proxy import body_proxy, snap_to_vertices
 from reconstruction.camera import Camera
+from reconstruction.proxy import body_proxy, mesh_proxy, snap_to_vertices
 from reconstruction.rasterizer import rasterize
 from reconstruction.soft_silhouette import soft_silhouette
 
@@ -46,3 +46,24 @@ def test_anny_proxy_silhouette_matches_the_mesh(anny):
     soft_silhouette(vertices[:, index], faces, K, (128, 128), 0.5).sum().backward()
     moved = vertices.grad.abs().sum(-1)[0] > 0
     assert moved[index].any() and not moved[np.setdiff1d(np.arange(anny.num_vertices), index)].any()
+
+
+def test_object_proxy_draws_the_mesh_with_fewer_faces():
+    mesh = trimesh.creation.icosphere(subdivisions=5)  # 20480 faces
+    mesh.apply_scale([0.3, 0.15, 0.1])
+    index, faces = mesh_proxy(mesh.vertices, mesh.faces, 1000)
+    assert len(faces) <= 1100 and faces.max() < len(index)
+    K = Camera.from_fov(55.0, 128, 128).K()
+    rotation = torch.tensor(trimesh.transformations.rotation_matrix(0.6, [1, 0, 0])[:3, :3])
+    posed = (torch.tensor(mesh.vertices) @ rotation.T + torch.tensor([0.0, 0.0, 1.2])).float()
+    full = rasterize(posed[None], torch.tensor(mesh.faces), K, (128, 128)).mask[0]
+    coarse = rasterize(posed[None, index], torch.tensor(faces), K, (128, 128)).mask[0]
+    assert (full & coarse).sum() / (full | coarse).sum() > 0.97
+
+
+def test_a_mesh_within_the_face_count_is_its_own_proxy():
+    mesh = trimesh.creation.box()
+    for count in (0, 12, 100):
+        index, faces = mesh_proxy(mesh.vertices, mesh.faces, count)
+        np.testing.assert_array_equal(index, np.arange(8))
+        np.testing.assert_array_equal(faces, mesh.faces)

@@ -1,12 +1,13 @@
-"""A coarse proxy of a body mesh for silhouettes and depth, made of the body's own vertices.
+"""Coarse proxies of a mesh for silhouettes and depth, made of the mesh's own vertices.
 
-The soft silhouette's cost grows with the number of faces, whatever the body's size on screen,
-and at the fitting's resolution the body's faces are far smaller than a pixel. A proxy with a
-few thousand faces draws nearly the same silhouette for a fraction of the cost. Its vertices
-must be original vertices, so that it stays a differentiable function of the body: the mesh in
-the model's canonical (limbs spread) pose is decimated by quadric edge collapse, each vertex of
-the result is snapped to the nearest original vertex, and faces that snapping made degenerate
-are dropped. The proxy is built once per model and face count.
+The soft silhouette's cost grows with the number of faces, whatever the mesh's size on screen,
+and at the fitting's resolution a body's or a detailed object's faces are far smaller than a
+pixel. A proxy with a few thousand faces draws nearly the same silhouette for a fraction of the
+cost. Its vertices must be original vertices, so that it stays a differentiable function of the
+mesh as it moves or deforms: the mesh is decimated by quadric edge collapse (a body in its
+model's canonical, limbs spread, pose), each vertex of the result is snapped to the nearest
+original vertex, and faces that snapping made degenerate are dropped. A body's proxy is built
+once per model and face count.
 """
 
 import weakref
@@ -45,6 +46,28 @@ def snap_to_vertices(
     return used, local.reshape(-1, 3)
 
 
+def mesh_proxy(
+    vertices: np.ndarray, faces: np.ndarray, face_count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A proxy of a mesh with about `face_count` faces.
+
+    Args:
+        vertices: (V, 3) the mesh's vertices in the shape to decimate.
+        faces: (F, 3) its faces.
+        face_count: target number of faces; at least F (or 0) returns the mesh itself.
+
+    Returns:
+        (U,) sorted vertex indices the proxy uses, and (Fp, 3) faces indexing into them:
+        `vertices[index]` with these faces is the proxy.
+    """
+    if face_count == 0 or face_count >= len(faces):
+        return np.arange(len(vertices)), np.asarray(faces)
+    coarse = trimesh.Trimesh(vertices, faces, process=False).simplify_quadric_decimation(
+        face_count=face_count
+    )
+    return snap_to_vertices(vertices, coarse.vertices, coarse.faces)
+
+
 def body_proxy(model, face_count: int) -> tuple[Tensor, Tensor]:
     """The proxy of a body model with about `face_count` faces (cached per model).
 
@@ -59,16 +82,9 @@ def body_proxy(model, face_count: int) -> tuple[Tensor, Tensor]:
     """
     cache = _CACHE.setdefault(model, {})
     if face_count not in cache:
-        faces = model.faces.cpu().numpy()
-        if face_count >= len(faces):
-            index, proxy_faces = np.arange(model.num_vertices), faces
-        else:
-            with torch.no_grad():
-                rest = model(model.canonical_params()).vertices[0].cpu().numpy()
-            coarse = trimesh.Trimesh(rest, faces, process=False).simplify_quadric_decimation(
-                face_count=face_count
-            )
-            index, proxy_faces = snap_to_vertices(rest, coarse.vertices, coarse.faces)
+        with torch.no_grad():
+            rest = model(model.canonical_params()).vertices[0].cpu().numpy()
+        index, proxy_faces = mesh_proxy(rest, model.faces.cpu().numpy(), face_count)
         device = model.faces.device
         cache[face_count] = (
             torch.as_tensor(index, dtype=torch.long, device=device),
