@@ -1,5 +1,6 @@
 """From a sample folder's contents to the fitting's inputs: resampling, topology, the floor."""
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -11,7 +12,8 @@ from optim.config import FitConfig
 from optim.floor import body_up, estimate_floor
 from optim.inputs import FitInputs
 from optim.size_priors import is_ground_standing
-from reconstruction.body_models import BodyModel
+from reconstruction.body_models import BodyModel, BodyParams
+from reconstruction.camera import Camera
 from reconstruction.errors import HoifitError
 from reconstruction.interaction_library import contact_prior, is_support, object_contact_prior
 from reconstruction.rasterizer import render_depth
@@ -226,6 +228,39 @@ depth terms should correct the body by it, not the reverse (scaling the near-tru
 maps, 3% scale error, to its noisy bodies took the body error from 3.1 to 3.9 cm)."""
 
 
+def body_depth_ratio(
+    depth: torch.Tensor,
+    body_vertices: torch.Tensor,
+    faces: torch.Tensor,
+    K: torch.Tensor,
+    person_mask: torch.Tensor,
+) -> float | None:
+    """How much farther the body's rendered depth is than the depth map's, over the person.
+
+    The median ratio over the person mask shrunk by a pixel (a monocular map blurs its edges
+    into the background). Only a ratio: over a person's few tens of centimetres of depth a
+    fitted shift is ill-determined (least squares gave scales of 0.2 to 1.2 on the photo
+    protocol's scenes, flattening the map), while the ratio is stable.
+
+    Args:
+        depth: (H, W) metres, 0 where unknown.
+        body_vertices: (V, 3) the body, camera frame.
+        faces: (F, 3) the body's faces.
+        K: (3, 3) intrinsics of the depth map's pixels.
+        person_mask: (H, W) float in [0, 1].
+
+    Returns:
+        The ratio, or None when fewer than `MIN_DEPTH_PIXELS` pixels compare.
+    """
+    with torch.no_grad():
+        rendered = render_depth(body_vertices[None], faces, K.to(body_vertices), depth.shape)[0]
+        inner = -F.max_pool2d(-(person_mask > 0.5).float()[None, None], 3, 1, 1)[0, 0] > 0.5
+        compared = inner & (depth > 0) & (rendered > 0)
+        if int(compared.sum()) < MIN_DEPTH_PIXELS:
+            return None
+        return float((rendered[compared] / depth[compared]).median())
+
+
 def _depth_to_body(
     depth: torch.Tensor,
     body_vertices: torch.Tensor,
@@ -233,34 +268,75 @@ def _depth_to_body(
     K: torch.Tensor,
     person_mask: torch.Tensor,
 ) -> torch.Tensor:
-    """The depth map scaled to agree with the body's own depth.
+    """The depth map scaled by `body_depth_ratio` to agree with the body's own depth.
 
-    The scale is the median ratio of the body's rendered depth to the map's over the person
-    mask shrunk by a pixel (a monocular map blurs its edges into the background). Only a scale:
-    over a person's few tens of centimetres of depth a fitted shift is ill-determined (least
-    squares gave scales of 0.2 to 1.2 on the photo protocol's scenes, flattening the map), while
-    the ratio is stable, and it leaves the object's depth relative to the body right up to the
-    map's shift over its distance. The map is returned as it is when too few pixels compare or
-    the scale is within `METRIC_DEPTH_TOLERANCE` of 1.
-
-    Args:
-        depth: (H, W) metres, 0 where unknown.
-        body_vertices: (V, 3) the initial body, camera frame.
-        faces: (F, 3) the body's faces.
-        K: (3, 3) intrinsics of the depth map's pixels.
-        person_mask: (H, W) float in [0, 1].
+    This leaves the object's depth relative to the body right up to the map's shift over its
+    distance. The map is returned as it is when too few pixels compare or the scale is within
+    `METRIC_DEPTH_TOLERANCE` of 1. Arguments as for `body_depth_ratio`.
     """
-    with torch.no_grad():
-        rendered = render_depth(body_vertices[None], faces, K.to(body_vertices), depth.shape)[0]
-        inner = -F.max_pool2d(-(person_mask > 0.5).float()[None, None], 3, 1, 1)[0, 0] > 0.5
-        compared = inner & (depth > 0) & (rendered > 0)
-        if int(compared.sum()) < MIN_DEPTH_PIXELS:
-            return depth
-        scale = float((rendered[compared] / depth[compared]).median())
-    if abs(scale - 1) <= METRIC_DEPTH_TOLERANCE:
+    scale = body_depth_ratio(depth, body_vertices, faces, K, person_mask)
+    if scale is None or abs(scale - 1) <= METRIC_DEPTH_TOLERANCE:
         return depth
     log.info("depth: scaled by %.3f to agree with the body", scale)
     return depth * scale
+
+
+FOCAL_SCALE_RANGE = (0.5, 2.0)
+"""A focal length estimated from the depth map is used only within this factor of the guess
+(fields of view of about 31 to 86 degrees for the default 55): beyond, the map is more likely
+wrong than the guess."""
+
+
+def focal_from_depth(
+    sample: Sample, body_model: BodyModel, params: BodyParams, resolution: int
+) -> tuple[Camera, BodyParams] | None:
+    """The focal length at which a body fitted with a guessed one stands at the map's depth.
+
+    With the focal length guessed, the body's distance comes from its size in the image: a
+    focal length k times too long puts the body, and everything placed relative to it, k
+    times too far. The depth map's own scale tells the distance instead. The body is moved
+    along the camera's z to the map's distance (`body_depth_ratio`: its x and y stay, so the
+    body projects where it did) and the focal length scaled by the same factor (so it keeps
+    its size in the image).
+
+    Args:
+        sample: the sample, with its depth map, person mask and guessed camera.
+        body_model: the body model.
+        params: the body initialization, fitted with `sample.camera`.
+        resolution: the longer side, in pixels, at which the body and the map are compared.
+
+    Returns:
+        The camera and the moved body, or None when too few pixels compare or the factor is
+        outside `FOCAL_SCALE_RANGE`.
+    """
+    camera, _ = working_camera(sample.camera, resolution)
+    size = (camera.height, camera.width)
+    device = params.transl.device
+    with torch.no_grad():
+        output = body_model(params)
+    ratio = body_depth_ratio(
+        resample_depth(sample.depth, size, device),
+        output.vertices[0],
+        body_model.faces,
+        camera.K(device=device),
+        resample_map(sample.person_mask, size, device),
+    )
+    if ratio is None:
+        return None
+    factor = 1 / ratio
+    if not FOCAL_SCALE_RANGE[0] <= factor <= FOCAL_SCALE_RANGE[1]:
+        log.warning(
+            "focal length: the depth map puts the body %.2f times as far as its size does; "
+            "kept the guess",
+            factor,
+        )
+        return None
+    centre_z = output.vertices[0, :, 2].mean()
+    moved = dataclasses.replace(params, transl=params.transl.clone())
+    moved.transl[:, 2] += (factor - 1) * centre_z
+    old = sample.camera
+    estimated = Camera(old.fx * factor, old.fy * factor, old.cx, old.cy, old.width, old.height)
+    return estimated, moved
 
 
 UPRIGHT_THIGH_DEG = 35.0

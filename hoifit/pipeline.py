@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from hoifit.config import HoifitConfig, save_config
-from hoifit.fit_inputs import prepare_fit_inputs
+from hoifit.fit_inputs import focal_from_depth, prepare_fit_inputs
 from hoifit.registry import Models
 from hoifit.store import SampleStore, sample_folder_for
 from optim.body_init import initialize_body
@@ -97,6 +97,21 @@ def complete_sample(
             config.fit,
             category=store.object_name,
         )
+        if (
+            config.fit.focal_from_depth
+            and store.focal_guessed
+            and sample.depth is not None
+            and sample.person_mask is not None
+        ):
+            estimated = focal_from_depth(sample, body_model, params, config.fit.resolution)
+            if estimated is not None:
+                camera, params = estimated
+                log.info(
+                    "focal length from the depth map and the body: %.1f px (the guess was %.1f)",
+                    camera.fx,
+                    sample.camera.fx,
+                )
+                store.write_camera(camera)
         store.write_body_init(BodyInit(body_model.name, body_model.to_npz_dict(params)))
         done["body_init"] = True
     if "retrieval" in missing:

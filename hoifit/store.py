@@ -159,6 +159,8 @@ class SampleStore:
         folder: the sample folder.
         sample: what the folder holds, kept in step with every write.
         object_name: the object's name, or None when nothing names it.
+        focal_guessed: the camera is the default guess (`Camera.default`): no camera.json, no
+            focal length or field of view configured, none in the image's EXIF.
     """
 
     def __init__(
@@ -168,6 +170,13 @@ class SampleStore:
         self.sample: Sample = read_sample(self.folder, camera)
         self.object_name = (
             object_name or self.sample.object_category or object_name_from(self.folder)
+        )
+        configured = camera is not None and (camera.focal_px or camera.fov_deg)
+        height, width = self.sample.image.shape[:2]
+        self.focal_guessed = bool(
+            not configured
+            and not (self.folder / CAMERA_FILE).is_file()
+            and self.sample.camera == Camera.default(width, height)
         )
 
     def missing_stages(self, object_mesh_given: bool, contact_model: bool) -> list[str]:
@@ -233,10 +242,15 @@ class SampleStore:
             written.append("depth.npz")
         if result.focal_px is not None and not (self.folder / CAMERA_FILE).is_file():
             height, width = sample.image.shape[:2]
-            sample.camera = Camera.from_focal(result.focal_px, width, height)
-            write_camera(self.folder, sample.camera)
+            self.write_camera(Camera.from_focal(result.focal_px, width, height))
             written.append(CAMERA_FILE)
         return written
+
+    def write_camera(self, camera: Camera) -> None:
+        """Write camera.json: the camera is no longer a guess."""
+        write_camera(self.folder, camera)
+        self.sample.camera = camera
+        self.focal_guessed = False
 
     def write_body_init(self, body_init: BodyInit) -> None:
         """Write body_init.npz."""

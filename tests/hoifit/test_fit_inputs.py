@@ -120,3 +120,36 @@ def test_the_depth_map_is_scaled_to_the_body():
     assert torch.equal(_depth_to_body(observed, vertices, faces, K, tiny), observed)
     # A map that already agrees with the body within a few percent is metric: kept.
     assert torch.equal(_depth_to_body(truth * 1.03, vertices, faces, K, mask), truth * 1.03)
+
+
+def test_a_guessed_focal_length_is_scaled_to_put_the_body_at_the_maps_depth(anny):
+    import math
+    from dataclasses import replace
+
+    from hoifit.fit_inputs import focal_from_depth
+    from reconstruction.camera import Camera, project_points
+    from reconstruction.rasterizer import render_depth
+
+    sample = read_sample(EXAMPLE)
+    height, width = sample.image.shape[:2]
+    camera = Camera.default(width, height)
+    params = anny.zero_params(1)
+    params.global_orient = torch.tensor([[math.pi, 0.0, 0.0]])
+    params.transl = torch.tensor([[0.2, 0.1, 3.0]])
+    vertices = anny(params).vertices.detach()
+    depth = render_depth(vertices, anny.faces, camera.K(), (height, width))[0]
+    # The map puts the body 1.3 times as far as its size under the guessed focal length does.
+    sample = replace(sample, camera=camera, depth=1.3 * depth.numpy(), person_mask=depth > 0)
+    estimated, moved = focal_from_depth(sample, anny, params, 128)
+    assert estimated.fx == estimated.fy and abs(estimated.fx / camera.fx - 1.3) < 0.02
+    assert (estimated.cx, estimated.cy) == (camera.cx, camera.cy)
+    moved_vertices = anny(moved).vertices.detach()
+    ratio = moved_vertices[0, :, 2].mean() / vertices[0, :, 2].mean()
+    assert abs(float(ratio) - 1.3) < 0.02
+    # The body projects where it did, at the same size.
+    before = project_points(vertices[0], camera.K())
+    after = project_points(moved_vertices[0], estimated.K())
+    assert (after - before).norm(dim=-1).max() < 0.01 * width
+    # A map that puts the body three times as far is not believed.
+    far = replace(sample, depth=3 * depth.numpy())
+    assert focal_from_depth(far, anny, params, 128) is None

@@ -97,3 +97,18 @@ def test_object_name_from_folder_and_image_names(tmp_path):
     Image.new("RGB", (4, 4)).save(folder / "skate_board__0001.jpg")
     assert object_name_from(folder) == "skate board"
     assert object_name_from(tmp_path / "bike__7") == "bike"
+
+
+def test_only_the_default_camera_counts_as_a_guess(photo_folder, tmp_path):
+    from reconstruction.camera import Camera
+    from reconstruction.camera_config import CameraConfig
+
+    store = SampleStore(photo_folder)
+    assert store.focal_guessed
+    assert not SampleStore(photo_folder, CameraConfig(fov_deg=60.0)).focal_guessed
+    store.write_camera(Camera.from_focal(90.0, 80, 48))
+    assert not store.focal_guessed and store.sample.camera.fx == 90.0
+    again = SampleStore(photo_folder)  # camera.json now
+    assert not again.focal_guessed and again.sample.camera.fx == 90.0
+    # The example's camera.json is the true camera.
+    assert not SampleStore(shutil.copytree(EXAMPLE, tmp_path / EXAMPLE.name)).focal_guessed
