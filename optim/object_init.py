@@ -28,6 +28,14 @@ from reconstruction.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 MODEL_TO_CAMERA = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 """An object modelled y-up stands upright in the OpenCV camera frame (y down) after this turn."""
 
+CAMERA_UP = torch.tensor([0.0, -1.0, 0.0])
+"""The image's up in the OpenCV camera frame: the world's up when there is no floor estimate."""
+
+UPRIGHT_PREFERENCE = 0.05
+"""Score added to a free object's hypothesis per unit of cosine between its up axis and the
+world's up (so 0.1 between upright and upside down): a tie-breaker against silhouette IoU and
+contact fit, which differ by more than that between poses that do not fit alike."""
+
 
 def rotation_hypotheses(
     count: int, upright_fraction: float, generator: torch.Generator, dtype=torch.float32
@@ -196,7 +204,8 @@ def initialize_object(
 
     Returns:
         The `config.keep` best poses (K, best first) and their scores (K,) (silhouette IoU with
-        the object mask minus the normalized contact residual; higher is better).
+        the object mask minus the normalized contact residual, plus `UPRIGHT_PREFERENCE` times
+        the cosine of a free object's tilt; higher is better).
     """
     device, dtype = body_vertices.device, body_vertices.dtype
     generator = torch.Generator().manual_seed(seed)
@@ -284,6 +293,11 @@ def initialize_object(
         inter = (silhouettes * target).flatten(1).sum(1)
         union = ((silhouettes + target - silhouettes * target) * valid).flatten(1).sum(1)
         score = score + inter / union.clamp_min(1)
+    if floor is None:
+        # Among poses that fit alike (a box upside down casts the same silhouette and takes the
+        # same hands), the one standing up.
+        up = inputs.floor[:3] if inputs.floor is not None else CAMERA_UP
+        score = score + UPRIGHT_PREFERENCE * (rotations[:, :, 1] @ up.to(rotations))
     order = torch.argsort(score, descending=True)[: max(1, config.keep)]
     log_scale = torch.full((len(order), 1), math.log(scale), dtype=dtype, device=device)
     pose = ObjectPose(matrix_to_rotation_6d(rotations[order]), translations[order], log_scale)

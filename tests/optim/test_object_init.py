@@ -142,3 +142,31 @@ def test_free_objects_keep_random_rotations():
     up = pose.rotation_matrix()[:, :, 1]
     tilted = (up @ MODEL_TO_CAMERA[:, 1]) < 0.99
     assert tilted.any()
+
+
+def test_a_free_object_that_fits_alike_both_ways_up_is_taken_upright(monkeypatch):
+    import optim.object_init as object_init
+
+    box = trimesh.creation.box(extents=(0.3, 0.2, 0.4))  # upside down: the same silhouette
+    vertices = torch.tensor(box.vertices, dtype=torch.float32)
+    upright = MODEL_TO_CAMERA @ axis_angle_to_matrix(torch.tensor([0.0, 0.6, 0.0]))
+    flipped = upright @ axis_angle_to_matrix(torch.tensor([math.pi, 0.0, 0.0]))
+    posed = vertices @ upright.T + torch.tensor([0.0, 0.2, 2.5])
+    inputs = FitInputs(
+        body_model=None,
+        body_init=None,
+        K=K,
+        image_size=SIZE,
+        object_vertices=vertices,
+        object_faces=torch.tensor(box.faces),
+        object_mask=rasterize(posed[None], torch.tensor(box.faces), K, SIZE).mask[0].float(),
+        category="box",
+    )
+    # The upside-down pose comes first: without the preference the tie would keep it.
+    monkeypatch.setattr(
+        object_init, "rotation_hypotheses", lambda *args, **kw: torch.stack((flipped, upright))
+    )
+    config = ObjectInitConfig(num_hypotheses=2, keep=1, use_contact=False)
+    pose, _ = initialize_object(inputs, posed, config)
+    up = pose.rotation_matrix()[0, :, 1]
+    assert float(up @ torch.tensor([0.0, -1.0, 0.0])) > 0.99
