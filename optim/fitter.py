@@ -146,7 +146,7 @@ class LocalBody:
 
     @functools.cached_property
     def surface(self) -> FixedMesh:
-        """The body's surface, searched for the object's penetration without rebuilding."""
+        """The body's surface (batch 1), indexed once for the object's penetration."""
         return FixedMesh(self.output.vertices[0], self.output.faces)
 
 

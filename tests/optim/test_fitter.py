@@ -259,3 +259,17 @@ def test_a_contact_prior_leaves_the_body_pose_to_the_image():
         name="body", optimize=["body_orient", "body_pose"], weights={"keypoints_2d": 1}
     )
     assert _keep_body_pose(body) is body  # a stage without the object is the image's alone
+
+
+def test_an_object_proxy_draws_nearly_the_same_silhouette(scene):
+    synthetic, inputs = scene
+    state = FitState.create(inputs.body_init, truth_pose(synthetic.truth))
+    body = inputs.body_model(inputs.body_init)
+    weights = {"silhouette_object": 1.0}
+    full = SceneLosses(inputs, FitConfig())
+    coarse = SceneLosses(inputs, FitConfig(object_proxy_faces=1000))
+    assert full.object_proxy[1].shape[0] == inputs.object_faces.shape[0]
+    assert coarse.object_proxy[1].shape[0] <= 1100 < inputs.object_faces.shape[0]
+    exact = full(state, weights, body, body_moves=False)["silhouette_object"].item()
+    approximate = coarse(state, weights, body, body_moves=False)["silhouette_object"].item()
+    assert abs(approximate - exact) < 0.05
