@@ -283,7 +283,7 @@ def _depth_to_body(
 
 FOCAL_SCALE_RANGE = (0.5, 2.0)
 """A focal length estimated from the depth map is used only within this factor of the guess
-(fields of view of about 31 to 86 degrees for the default 55): beyond, the map is more likely
+(fields of view of about 29 to 92 degrees for the default 55): beyond, the map is more likely
 wrong than the guess."""
 
 
