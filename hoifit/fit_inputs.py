@@ -9,7 +9,7 @@ import torch.nn.functional as F
 import trimesh
 
 from optim.config import FitConfig
-from optim.floor import body_up, estimate_floor
+from optim.floor import CAMERA_UP, body_up, estimate_floor
 from optim.inputs import FitInputs
 from optim.size_priors import is_ground_standing
 from reconstruction.body_models import BodyModel, BodyParams
@@ -356,7 +356,7 @@ def _standing(keypoints: torch.Tensor, floor_normal: torch.Tensor) -> bool:
         floor_normal: (3,) the floor's unit normal, pointing up.
     """
     normal = floor_normal.to(keypoints)
-    camera_up = torch.tensor([0.0, -1.0, 0.0]).to(keypoints)  # the image's up, y down
+    camera_up = keypoints.new_tensor(CAMERA_UP)
     if float(normal @ camera_up) < np.cos(np.radians(UPRIGHT_FLOOR_DEG)):
         return False
     thighs = keypoints[[13, 14]] - keypoints[[11, 12]]  # hip -> knee, left and right

@@ -210,11 +210,12 @@ class SceneLosses:
                 inputs.object_faces.cpu().numpy(),
                 config.object_proxy_faces,
             )
-            device = inputs.device
-            self.object_proxy = (
-                torch.as_tensor(index, device=device),
-                torch.as_tensor(faces, dtype=torch.long, device=device),
-            )
+            if len(faces) < len(inputs.object_faces):  # else the mesh is drawn as it is
+                device = inputs.device
+                self.object_proxy = (
+                    torch.as_tensor(index, device=device),
+                    torch.as_tensor(faces, dtype=torch.long, device=device),
+                )
         self.init_pose = inputs.body_init.to_matrices().body_pose.detach()
         self.default_betas = inputs.body_model.default_betas.to(inputs.device)
         self.image_diag = math.hypot(*inputs.image_size)
@@ -315,9 +316,10 @@ class SceneLosses:
                     points, body_vertices, inputs.body_model.faces
                 )
 
-        # The image terms draw the object's proxy (`FitConfig.object_proxy_faces`).
-        proxy_index, proxy_faces = self.object_proxy
-        proxy = object_vertices[:, proxy_index]
+        # The image terms draw the object's proxy, if it has one (`FitConfig.object_proxy_faces`).
+        proxy, proxy_faces = object_vertices, inputs.object_faces
+        if self.object_proxy is not None:
+            proxy, proxy_faces = object_vertices[:, self.object_proxy[0]], self.object_proxy[1]
         need_object_sil = bool({"silhouette_object", "centroid"} & active)
         if need_object_sil and inputs.object_mask is not None:
             soft = soft_silhouette(proxy, proxy_faces, K, size, cfg.sigma)

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from optim.config import ObjectInitConfig
+from optim.floor import CAMERA_UP
 from optim.inputs import FitInputs
 from optim.losses import mask_centroid, occlusion_valid_mask
 from optim.size_priors import typical_size
@@ -27,9 +28,6 @@ from reconstruction.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
 
 MODEL_TO_CAMERA = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 """An object modelled y-up stands upright in the OpenCV camera frame (y down) after this turn."""
-
-CAMERA_UP = torch.tensor([0.0, -1.0, 0.0])
-"""The image's up in the OpenCV camera frame: the world's up when there is no floor estimate."""
 
 UPRIGHT_PREFERENCE = 0.05
 """Score added to a free object's hypothesis per unit of cosine between its up axis and the
@@ -296,7 +294,7 @@ def initialize_object(
     if floor is None:
         # Among poses that fit alike (a box upside down casts the same silhouette and takes the
         # same hands), the one standing up.
-        up = inputs.floor[:3] if inputs.floor is not None else CAMERA_UP
+        up = inputs.floor[:3] if inputs.floor is not None else rotations.new_tensor(CAMERA_UP)
         score = score + UPRIGHT_PREFERENCE * (rotations[:, :, 1] @ up.to(rotations))
     order = torch.argsort(score, descending=True)[: max(1, config.keep)]
     log_scale = torch.full((len(order), 1), math.log(scale), dtype=dtype, device=device)

@@ -268,7 +268,7 @@ def test_an_object_proxy_draws_nearly_the_same_silhouette(scene):
     weights = {"silhouette_object": 1.0}
     full = SceneLosses(inputs, FitConfig())
     coarse = SceneLosses(inputs, FitConfig(object_proxy_faces=1000))
-    assert full.object_proxy[1].shape[0] == inputs.object_faces.shape[0]
+    assert full.object_proxy is None  # fewer faces than the default 20000: drawn as it is
     assert coarse.object_proxy[1].shape[0] <= 1100 < inputs.object_faces.shape[0]
     exact = full(state, weights, body, body_moves=False)["silhouette_object"].item()
     approximate = coarse(state, weights, body, body_moves=False)["silhouette_object"].item()

@@ -87,6 +87,20 @@ def test_yaw_alignment_recovers_a_turn_about_the_axis():
     assert torch.allclose(estimate @ axis, axis, atol=1e-6)
 
 
+def object_inputs(vertices, faces, mask, **fields) -> FitInputs:
+    """Object initialization inputs without a body model: the mesh, its mask, other fields."""
+    return FitInputs(
+        body_model=None,
+        body_init=None,
+        K=K,
+        image_size=SIZE,
+        object_vertices=vertices,
+        object_faces=faces,
+        object_mask=mask,
+        **fields,
+    )
+
+
 def chair_inputs(ground_standing: bool, with_contact: bool) -> tuple[FitInputs, torch.Tensor]:
     """A boxy 'chair' resting upright on a pitched floor, its mask, and a 'body' on its seat."""
     floor = pitched_floor()
@@ -103,15 +117,11 @@ def chair_inputs(ground_standing: bool, with_contact: bool) -> tuple[FitInputs, 
     seat = points[points[:, 1] > 0.89][:20] @ rotation[0].T + translation
     body = torch.cat((seat, seat + 0.3 * floor[:3]))
     contact = torch.cat((torch.ones(len(seat)), torch.zeros(len(seat))))
-    inputs = FitInputs(
-        body_model=None,
-        body_init=None,
-        K=K,
-        image_size=SIZE,
-        object_vertices=vertices,
-        object_faces=faces,
+    inputs = object_inputs(
+        vertices,
+        faces,
+        mask,
         object_points=points,
-        object_mask=mask,
         body_contact=contact if with_contact else None,
         category="chair",
         floor=floor,
@@ -152,16 +162,9 @@ def test_a_free_object_that_fits_alike_both_ways_up_is_taken_upright(monkeypatch
     upright = MODEL_TO_CAMERA @ axis_angle_to_matrix(torch.tensor([0.0, 0.6, 0.0]))
     flipped = upright @ axis_angle_to_matrix(torch.tensor([math.pi, 0.0, 0.0]))
     posed = vertices @ upright.T + torch.tensor([0.0, 0.2, 2.5])
-    inputs = FitInputs(
-        body_model=None,
-        body_init=None,
-        K=K,
-        image_size=SIZE,
-        object_vertices=vertices,
-        object_faces=torch.tensor(box.faces),
-        object_mask=rasterize(posed[None], torch.tensor(box.faces), K, SIZE).mask[0].float(),
-        category="box",
-    )
+    faces = torch.tensor(box.faces)
+    mask = rasterize(posed[None], faces, K, SIZE).mask[0].float()
+    inputs = object_inputs(vertices, faces, mask, category="box")
     # The upside-down pose comes first: without the preference the tie would keep it.
     monkeypatch.setattr(
         object_init, "rotation_hypotheses", lambda *args, **kw: torch.stack((flipped, upright))
