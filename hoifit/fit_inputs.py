@@ -381,9 +381,11 @@ MIN_KEYPOINT_CONFIDENCE = 0.3
 def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sample: Sample):
     """The prior lists both hands (and feet): the photo decides which touch the object.
 
-    When one side's wrist (ankle) is near the object mask and the other side's is confidently
-    seen away from it, that other side's hand and arm (foot and leg) leave the prior. With no
-    keypoints or mask, or when the photo does not tell the sides apart, the prior stays.
+    A wrist (ankle) is near the object mask, away from it, or neither (see `NEAR_OBJECT`). A side
+    that is away leaves the prior, its hand and arm (foot and leg), when something else is near:
+    the other side of the same limb (one hand holds the cup), or the other limb (a ball at the
+    feet is kicked, not held). With no keypoints or mask, or when the photo does not tell them
+    apart, the prior stays.
     """
     keypoints, mask = sample.keypoints_2d, sample.object_mask
     if keypoints is None or mask is None or not np.asarray(mask).any():
@@ -398,9 +400,8 @@ def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sampl
     # photo (0.4 s at 2048x1536 for four values).
     object_pixels = np.argwhere(mask)  # (N, 2) row, col
     rows, cols = mask.shape
-    prior = prior.copy()
-    for limb, (sides, parts) in LIMB_KEYPOINTS.items():
-        near, far = set(), set()
+    near, far = set(), set()  # (limb, side)
+    for limb, (sides, _) in LIMB_KEYPOINTS.items():
         for side, index in sides.items():
             if not seen[index]:
                 continue
@@ -408,17 +409,22 @@ def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sampl
             row, col = int(np.clip(round(v), 0, rows - 1)), int(np.clip(round(u), 0, cols - 1))
             gap = np.sqrt(((object_pixels - (row, col)) ** 2).sum(1).min()) / height
             if gap <= NEAR_OBJECT:
-                near.add(side)
+                near.add((limb, side))
             elif gap >= FAR_FROM_OBJECT:
-                far.add(side)
-        if not (near and far):
-            continue
-        for side in far:
-            parts_of_side = [body_model.parts.get(f"{side}_{part}") for part in parts]
-            vertices = np.concatenate([p.cpu().numpy() for p in parts_of_side if p is not None])
-            if prior[vertices].any():
-                prior[vertices] = 0.0
-                log.info("contact prior: the %s %s is away from the object", side, limb)
+                far.add((limb, side))
+    prior = prior.copy()
+    for limb, side in sorted(far):
+        if not near:
+            break
+        parts = LIMB_KEYPOINTS[limb][1]
+        parts_of_side = [body_model.parts.get(f"{side}_{part}") for part in parts]
+        vertices = np.concatenate([p.cpu().numpy() for p in parts_of_side if p is not None])
+        # Only where something of the prior stays on: a cup's prior has no feet to keep.
+        rest = prior.copy()
+        rest[vertices] = 0.0
+        if prior[vertices].any() and rest.any():
+            prior = rest
+            log.info("contact prior: the %s %s is away from the object", side, limb)
     return prior
 
 

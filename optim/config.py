@@ -58,6 +58,9 @@ class ObjectInitConfig:
         icp_steps: rigid-alignment steps of the object's contact points onto the body's.
         use_contact: place hypotheses by the contact points (InteractVLM, PICO); without it
             (PHOSA) they sit at the object mask's centroid.
+        depth_weight: weight, in the hypotheses' score, of how far their relief departs from
+            the depth map's inside the object mask, as a fraction of the object's size
+            (`optim.object_init.relief_error`); 0 ignores the depth map.
     """
 
     num_hypotheses: int = 64
@@ -65,6 +68,7 @@ class ObjectInitConfig:
     keep: int = 4
     icp_steps: int = 5
     use_contact: bool = True
+    depth_weight: float = 0.0
 
     def __post_init__(self):
         _at_least("num_hypotheses", self.num_hypotheses, 1)
@@ -75,6 +79,7 @@ class ObjectInitConfig:
                 f"keep ({self.keep}) must not exceed num_hypotheses ({self.num_hypotheses})"
             )
         _at_least("icp_steps", self.icp_steps, 0)
+        _at_least("depth_weight", self.depth_weight, 0.0)
 
 
 @dataclass

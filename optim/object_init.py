@@ -5,7 +5,8 @@ the mask, or, without one, at the depth of the body's contact vertices (as Inter
 scale comes from the mask's extent at that depth, kept within the category's size prior. Then each
 rotation hypothesis is rigidly aligned (ICP with fixed scale, batched over hypotheses) so the
 object's contact points meet the body's, and all hypotheses are scored at once by how well their
-hard silhouette matches the object mask; the best few are kept.
+hard silhouette matches the object mask and how well their relief matches the depth map's; the
+best few that differ modulo the category's symmetry are kept.
 
 A ground-standing object (`FitInputs.ground_standing`, with a floor) only turns about the floor's
 normal: its hypotheses stand upright, its alignment to the contact turns it about that normal
@@ -15,6 +16,7 @@ alone, and each hypothesis is moved along the normal until it rests on the floor
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from optim.config import ObjectInitConfig
@@ -22,9 +24,11 @@ from optim.floor import CAMERA_UP
 from optim.inputs import FitInputs
 from optim.losses import mask_centroid, occlusion_valid_mask
 from optim.size_priors import typical_size
+from reconstruction.interaction_library import canonical_category
 from reconstruction.object_model import ObjectPose
 from reconstruction.rasterizer import rasterize
 from reconstruction.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
+from reconstruction.symmetry import CATEGORY_SYMMETRY, pairwise_cosines
 
 MODEL_TO_CAMERA = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 """An object modelled y-up stands upright in the OpenCV camera frame (y down) after this turn."""
@@ -161,6 +165,46 @@ def kabsch(source: Tensor, target: Tensor, weights: Tensor) -> Tensor:
     return u @ torch.diag_embed(fix) @ vh
 
 
+MIN_RELIEF_PIXELS = 20
+"""Pixels a hypothesis must share with the depth map inside the object mask for its relief to
+be compared; one that shares fewer is scored as a flat object would be."""
+
+
+def relief_error(rendered: Tensor, depth: Tensor, seen: Tensor) -> Tensor:
+    """How far each hypothesis' relief departs from the depth map's, inside the object mask.
+
+    The relief is the depth less its median over the compared pixels: a monocular map's scale
+    and shift errors barely change it, while it tells apart poses that cast the same silhouette
+    (a box turned one way or the mirror way, a chair facing the camera or away from it). Pixels
+    one step from the mask's edge are left out (a monocular map blurs its edges into the
+    background).
+
+    Args:
+        rendered: (K, H, W) each hypothesis' depth, 0 where it does not cover the pixel.
+        depth: (H, W) the depth map, 0 where unknown.
+        seen: (H, W) bool, object pixels not hidden by the person.
+
+    Returns:
+        (K,) mean absolute difference of the reliefs, metres; for a hypothesis sharing fewer
+        than `MIN_RELIEF_PIXELS` pixels, the map's own mean absolute relief (a flat object's).
+    """
+    inner = -F.max_pool2d(-seen.float()[None, None], 3, 1, 1)[0, 0] > 0.5
+    known = inner & (depth > 0)
+    nan = torch.tensor(float("nan"), dtype=rendered.dtype, device=rendered.device)
+    flat = rendered.new_zeros(())
+    if int(known.sum()) >= MIN_RELIEF_PIXELS:
+        observed = depth[known].to(rendered)
+        flat = (observed - observed.median()).abs().mean()
+    compared = known[None] & (rendered > 0)
+    ours = torch.where(compared, rendered, nan).flatten(1)
+    theirs = torch.where(compared, depth[None].to(rendered), nan).flatten(1)
+    ours = ours - ours.nanmedian(1, keepdim=True).values
+    theirs = theirs - theirs.nanmedian(1, keepdim=True).values
+    error = (ours - theirs).abs().nanmean(1)
+    enough = compared.flatten(1).sum(1) >= MIN_RELIEF_PIXELS
+    return torch.where(enough, error, flat)
+
+
 def _contact_sets(inputs: FitInputs, body_vertices: Tensor, threshold: float):
     """Body and object contact points and weights for the alignment, or None.
 
@@ -279,10 +323,12 @@ def initialize_object(
             torch.cat(pair) for pair in zip(moved, refined, strict=True)
         )
 
-    score = -residual / max(extent * scale, 1e-6)
+    size_m = max(extent * scale, 1e-6)
+    score = -residual / size_m
     if mask is not None and mask.sum() > 0:
         posed = scale * mesh[None] @ rotations.transpose(1, 2) + translations[:, None]
-        silhouettes = rasterize(posed, inputs.object_faces, K, inputs.image_size).mask.to(dtype)
+        fragments = rasterize(posed, inputs.object_faces, K, inputs.image_size)
+        silhouettes = fragments.mask.to(dtype)
         target = mask > 0.5
         valid = torch.ones_like(target)
         if inputs.person_mask is not None:
@@ -291,15 +337,54 @@ def initialize_object(
         inter = (silhouettes * target).flatten(1).sum(1)
         union = ((silhouettes + target - silhouettes * target) * valid).flatten(1).sum(1)
         score = score + inter / union.clamp_min(1)
+        if inputs.depth is not None and config.depth_weight > 0:
+            seen = target if inputs.person_mask is None else target & (inputs.person_mask <= 0.5)
+            error = relief_error(fragments.depth, inputs.depth, seen)
+            score = score - config.depth_weight * error / size_m
     if floor is None:
         # Among poses that fit alike (a box upside down casts the same silhouette and takes the
         # same hands), the one standing up.
         up = inputs.floor[:3] if inputs.floor is not None else rotations.new_tensor(CAMERA_UP)
         score = score + UPRIGHT_PREFERENCE * (rotations[:, :, 1] @ up.to(rotations))
-    order = torch.argsort(score, descending=True)[: max(1, config.keep)]
+    order = distinct_best(score, rotations, max(1, config.keep), inputs.category)
     log_scale = torch.full((len(order), 1), math.log(scale), dtype=dtype, device=device)
     pose = ObjectPose(matrix_to_rotation_6d(rotations[order]), translations[order], log_scale)
     return pose, score[order]
+
+
+DISTINCT_DEG = 20.0
+"""Kept hypotheses differ from each better one by at least this rotation, where there are
+enough: a hypothesis only moved onto the contact and its ICP-refined copy, or two neighbouring
+turns, are one hypothesis kept twice."""
+
+
+def distinct_best(score: Tensor, rotations: Tensor, keep: int, category: str | None) -> Tensor:
+    """Indices of the `keep` best hypotheses, each turned `DISTINCT_DEG` from the better ones.
+
+    Greedy, best first; turns are compared modulo the category's symmetry (a box turned half
+    round is the same hypothesis). When fewer than `keep` are that distinct, the best of the
+    rest fill in.
+
+    Args:
+        score: (K,) higher is better.
+        rotations: (K, 3, 3) object frame to camera frame.
+        keep: how many to return.
+        category: the object's category, for its symmetry.
+
+    Returns:
+        (min(keep, K),) indices, best first.
+    """
+    order = torch.argsort(score, descending=True).tolist()
+    symmetry = CATEGORY_SYMMETRY.get(canonical_category(category))
+    close = pairwise_cosines(rotations, symmetry) > math.cos(math.radians(DISTINCT_DEG))
+    chosen: list[int] = []
+    for index in order:
+        if len(chosen) == keep:
+            break
+        if not close[index, chosen].any():
+            chosen.append(index)
+    rest = [i for i in order if i not in chosen]
+    return torch.tensor(chosen + rest[: keep - len(chosen)], dtype=torch.long, device=score.device)
 
 
 def _align_contacts(

@@ -29,25 +29,10 @@ from scipy.spatial import cKDTree
 from reconstruction.sample_io import read_ground_truth
 from reconstruction.sample_io.object_file import read_object_mesh
 from reconstruction.sample_io.sample import OBJECT_FILE
+from reconstruction.symmetry import AXIAL, CATEGORY_SYMMETRY, FULL, HALF_TURN, HALF_TURN_Y
 from reconstruction.synthetic.geometry import closest_points
 
 CONTACT_DISTANCE_M = 0.05
-
-FULL, AXIAL, HALF_TURN = "full", "axial", "half_turn"
-CATEGORY_SYMMETRY = {
-    "ball": FULL,
-    "bottle": AXIAL,
-    "cup": AXIAL,
-    "stool": AXIAL,
-    "bat": AXIAL,
-    "box": HALF_TURN,
-    "table": HALF_TURN,
-    "bench": HALF_TURN,
-}
-"""Rotations of its canonical frame that leave a category's object looking the same: FULL any
-rotation; AXIAL any rotation about its vertical (y) axis; HALF_TURN a half turn about it. Other
-categories (chair, bicycle, ...) have none. A cup's handle and a stool's legs are small enough to
-be taken as axial, since a photo rarely settles them."""
 
 FLOOR_TOUCH_M = 0.02
 """An object stands on the floor when its base is this close to it ..."""
@@ -81,7 +66,7 @@ def symmetric_rotation_error_deg(
         return angle_between_deg(rotation_pred[:, 1], rotation_gt[:, 1])
     error = rotation_error_deg(rotation_pred, rotation_gt)
     if symmetry == HALF_TURN:
-        turned = rotation_pred @ np.diag([-1.0, 1.0, -1.0])
+        turned = rotation_pred @ np.diag(HALF_TURN_Y)
         error = min(error, rotation_error_deg(turned, rotation_gt))
     return error
 

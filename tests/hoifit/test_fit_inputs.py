@@ -70,6 +70,31 @@ def test_the_photo_decides_which_hand_holds_the_object(anny):
     np.testing.assert_array_equal(_drop_limbs_away_from_object(prior, anny, sample), prior)
 
 
+def test_a_ball_at_the_feet_is_kicked_not_held(anny):
+    from dataclasses import replace
+
+    from hoifit.fit_inputs import _drop_limbs_away_from_object
+
+    prior = np.zeros(anny.num_vertices, dtype=np.float32)
+    for part in ("left_hand", "right_hand", "left_foot", "right_foot"):
+        prior[anny.parts[part].numpy()] = 0.6
+    mask = np.zeros((200, 200), dtype=bool)
+    mask[180:200, 60:80] = True  # the ball, at the right foot
+    keypoints = np.zeros((17, 3))
+    keypoints[:, 2] = 1.0
+    keypoints[0, :2] = (100, 10)
+    keypoints[9, :2], keypoints[10, :2] = (130, 100), (70, 100)  # wrists, far from the ball
+    keypoints[15, :2], keypoints[16, :2] = (110, 190), (85, 190)  # ankles: right one near
+    sample = replace(read_sample(EXAMPLE), keypoints_2d=keypoints, object_mask=mask)
+    kept = _drop_limbs_away_from_object(prior, anny, sample)
+    assert kept[anny.parts["right_foot"]].min() == 0.6
+    for part in ("left_hand", "right_hand"):
+        assert kept[anny.parts[part]].max() == 0
+    # Nothing near the ball: the photo does not say what touches it, the prior stays.
+    keypoints[15, :2] = keypoints[16, :2] = (100, 120)
+    np.testing.assert_array_equal(_drop_limbs_away_from_object(prior, anny, sample), prior)
+
+
 def test_standing_is_told_from_the_thighs_and_a_level_floor(anny):
     from hoifit.fit_inputs import _standing
     from optim.body_init import facing_hypotheses

@@ -10,8 +10,10 @@ from optim.config import ObjectInitConfig
 from optim.inputs import FitInputs
 from optim.object_init import (
     MODEL_TO_CAMERA,
+    distinct_best,
     initialize_object,
     kabsch,
+    relief_error,
     rest_on_floor,
     rotation_hypotheses,
     upright_rotations,
@@ -173,3 +175,56 @@ def test_a_free_object_that_fits_alike_both_ways_up_is_taken_upright(monkeypatch
     pose, _ = initialize_object(inputs, posed, config)
     up = pose.rotation_matrix()[0, :, 1]
     assert float(up @ torch.tensor([0.0, -1.0, 0.0])) > 0.99
+
+
+def turned_box(yaw: float):
+    """A box standing upright, turned about the vertical, 2.5 m in front of the camera."""
+    box = trimesh.creation.box(extents=(0.6, 0.3, 0.2))
+    vertices = torch.tensor(box.vertices, dtype=torch.float32)
+    rotation = MODEL_TO_CAMERA @ axis_angle_to_matrix(torch.tensor([0.0, yaw, 0.0]))
+    return vertices, torch.tensor(box.faces), rotation, torch.tensor([0.0, 0.0, 2.5])
+
+
+def test_relief_error_ignores_the_maps_shift_and_tells_mirror_turns_apart():
+    vertices, faces, rotation, translation = turned_box(0.6)
+    _, _, mirror, _ = turned_box(-0.6)
+    posed = torch.stack((vertices @ rotation.T, vertices @ mirror.T)) + translation
+    rendered = rasterize(posed, faces, K, SIZE).depth
+    depth_map = torch.where(rendered[0] > 0, rendered[0] + 0.4, torch.zeros(()))  # shifted
+    seen = rendered[0] > 0
+    error = relief_error(rendered, depth_map, seen)
+    assert float(error[0]) < 1e-3 < 0.02 < float(error[1])
+    # A map with no depth inside the mask compares nothing: no hypothesis is favoured.
+    assert torch.equal(relief_error(rendered, torch.zeros(SIZE), seen), torch.zeros(2))
+
+
+def test_the_depth_map_picks_between_poses_of_the_same_silhouette(monkeypatch):
+    import optim.object_init as object_init
+
+    vertices, faces, rotation, translation = turned_box(0.6)
+    _, _, mirror, _ = turned_box(-0.6)
+    posed = vertices @ rotation.T + translation
+    fragments = rasterize(posed[None], faces, K, SIZE)
+    mask = fragments.mask[0].float()
+    depth_map = 1.2 * fragments.depth[0]  # a monocular map's scale error
+    inputs = object_inputs(vertices, faces, mask, category="box", depth=depth_map)
+    # The mirror turn comes first: on the silhouette alone the tie would keep it.
+    monkeypatch.setattr(
+        object_init, "rotation_hypotheses", lambda *args, **kw: torch.stack((mirror, rotation))
+    )
+    for weight, expected in ((0.0, mirror), (1.0, rotation)):
+        config = ObjectInitConfig(num_hypotheses=2, keep=1, use_contact=False, depth_weight=weight)
+        pose, _ = initialize_object(inputs, posed, config)
+        assert torch.allclose(pose.rotation_matrix()[0], expected, atol=1e-5)
+
+
+def test_kept_hypotheses_differ_modulo_the_categorys_symmetry():
+    yaw = torch.tensor([0.0, 5.0, 180.0, 90.0])
+    rotations = axis_angle_to_matrix(torch.stack((0 * yaw, torch.deg2rad(yaw), 0 * yaw), -1))
+    score = torch.tensor([4.0, 3.0, 2.0, 1.0])
+    # No symmetry (a chair): 5 degrees is the same hypothesis, a half turn is another.
+    assert distinct_best(score, rotations, 2, "chair").tolist() == [0, 2]
+    # A box turned half round looks the same: the quarter turn is the next distinct one.
+    assert distinct_best(score, rotations, 2, "box").tolist() == [0, 3]
+    # A ball looks the same every way: the best of the rest fill in.
+    assert distinct_best(score, rotations, 3, "ball").tolist() == [0, 1, 2]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 from scipy.spatial.transform import Rotation
 
@@ -564,3 +565,18 @@ def test_inputs_label_names_the_protocol_depth_and_noise():
     assert inputs_label(photo) == "photo, depth none, noise low"
     assert inputs_label({**noise, "inputs": {"protocol": "near_true"}}) == "near_true, noise low"
     assert inputs_label(noise) == "near_true, noise low"  # written before the protocols
+
+
+def test_pairwise_cosines_agree_with_the_symmetric_rotation_error():
+    from reconstruction.symmetry import pairwise_cosines
+
+    rotations = [rot_deg("y", 70), rot_deg("x", 30) @ rot_deg("y", 180), rot_deg("z", 50)]
+    stacked = torch.tensor(np.stack(rotations), dtype=torch.float64)
+    for symmetry in (None, AXIAL, HALF_TURN, FULL):
+        cosines = pairwise_cosines(stacked, symmetry).numpy()
+        for i, a in enumerate(rotations):
+            for j, b in enumerate(rotations):
+                expected = symmetric_rotation_error_deg(a, b, symmetry)
+                assert np.degrees(np.arccos(np.clip(cosines[i, j], -1, 1))) == pytest.approx(
+                    expected, abs=1e-4
+                )
