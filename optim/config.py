@@ -55,6 +55,9 @@ class ObjectInitConfig:
             (`FitInputs.ground_standing`) gets only upright turns about the floor's normal.
         keep: hypotheses kept after scoring; they are optimized together until the first stage
             that moves the body, where the best one is chosen.
+        keep_with_prior: hypotheses kept when the contact is only the category's prior
+            (`FitInputs.contact_is_prior`): the stages' losses then weigh a guessed contact and
+            judge between hypotheses worse than the initialization's score does.
         icp_steps: rigid-alignment steps of the object's contact points onto the body's.
         use_contact: place hypotheses by the contact points (InteractVLM, PICO); without it
             (PHOSA) they sit at the object mask's centroid.
@@ -66,6 +69,7 @@ class ObjectInitConfig:
     num_hypotheses: int = 64
     upright_fraction: float = 0.5
     keep: int = 4
+    keep_with_prior: int = 1
     icp_steps: int = 5
     use_contact: bool = True
     depth_weight: float = 0.0
@@ -73,11 +77,13 @@ class ObjectInitConfig:
     def __post_init__(self):
         _at_least("num_hypotheses", self.num_hypotheses, 1)
         _within("upright_fraction", self.upright_fraction, 0.0, 1.0)
-        _at_least("keep", self.keep, 1)
-        if self.keep > self.num_hypotheses:
-            raise ConfigError(
-                f"keep ({self.keep}) must not exceed num_hypotheses ({self.num_hypotheses})"
-            )
+        for name in ("keep", "keep_with_prior"):
+            _at_least(name, getattr(self, name), 1)
+            if getattr(self, name) > self.num_hypotheses:
+                raise ConfigError(
+                    f"{name} ({getattr(self, name)}) must not exceed num_hypotheses "
+                    f"({self.num_hypotheses})"
+                )
         _at_least("icp_steps", self.icp_steps, 0)
         _at_least("depth_weight", self.depth_weight, 0.0)
 

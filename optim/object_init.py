@@ -245,9 +245,11 @@ def initialize_object(
         seed: seed for the random rotation hypotheses.
 
     Returns:
-        The `config.keep` best poses (K, best first) and their scores (K,) (silhouette IoU with
-        the object mask minus the normalized contact residual, plus `UPRIGHT_PREFERENCE` times
-        the cosine of a free object's tilt; higher is better).
+        The `config.keep` best poses (`keep_with_prior` when the contact is only the
+        category's prior), K, best first, and their scores (K,): silhouette IoU with the object
+        mask, less the normalized contact residual and `depth_weight` times the relief error
+        over the object's size, plus `UPRIGHT_PREFERENCE` times the cosine of a free object's
+        tilt; higher is better.
     """
     device, dtype = body_vertices.device, body_vertices.dtype
     generator = torch.Generator().manual_seed(seed)
@@ -346,7 +348,8 @@ def initialize_object(
         # same hands), the one standing up.
         up = inputs.floor[:3] if inputs.floor is not None else rotations.new_tensor(CAMERA_UP)
         score = score + UPRIGHT_PREFERENCE * (rotations[:, :, 1] @ up.to(rotations))
-    order = distinct_best(score, rotations, max(1, config.keep), inputs.category)
+    keep = config.keep_with_prior if inputs.contact_is_prior else config.keep
+    order = distinct_best(score, rotations, keep, inputs.category)
     log_scale = torch.full((len(order), 1), math.log(scale), dtype=dtype, device=device)
     pose = ObjectPose(matrix_to_rotation_6d(rotations[order]), translations[order], log_scale)
     return pose, score[order]

@@ -228,3 +228,11 @@ def test_kept_hypotheses_differ_modulo_the_categorys_symmetry():
     assert distinct_best(score, rotations, 2, "box").tolist() == [0, 3]
     # A ball looks the same every way: the best of the rest fill in.
     assert distinct_best(score, rotations, 3, "ball").tolist() == [0, 1, 2]
+
+
+def test_a_contact_prior_keeps_its_own_number_of_hypotheses():
+    inputs, body = chair_inputs(ground_standing=True, with_contact=True)
+    config = ObjectInitConfig(num_hypotheses=16, keep=4, keep_with_prior=1)
+    assert initialize_object(inputs, body, config)[0].batch_size == 4
+    inputs.contact_is_prior = True
+    assert initialize_object(inputs, body, config)[0].batch_size == 1
