@@ -15,7 +15,12 @@ from optim.size_priors import is_ground_standing
 from reconstruction.body_models import BodyModel, BodyParams
 from reconstruction.camera import Camera
 from reconstruction.errors import HoifitError
-from reconstruction.interaction_library import contact_prior, is_support, object_contact_prior
+from reconstruction.interaction_library import (
+    contact_prior,
+    is_support,
+    object_contact_prior,
+    seat_front,
+)
 from reconstruction.rasterizer import render_depth
 from reconstruction.resample import resample_depth, resample_map, scale_keypoints, working_camera
 from reconstruction.sample_io import Sample, merge_body_contact_vertices
@@ -159,6 +164,7 @@ def prepare_fit_inputs(
                 body_contact, unpaired, body_model.num_vertices
             )
     contact_is_prior = body_contact is None and pair_body is None and config.contact_prior
+    front = None  # the way a seated body faces on its seat, object frame
     if contact_is_prior:
         # Standing changes the prior of a support only (its seat and back leave it).
         standing = False
@@ -170,6 +176,8 @@ def prepare_fit_inputs(
         if body_contact is not None:
             body_contact = _drop_limbs_away_from_object(body_contact, body_model, sample)
         contact_is_prior = body_contact is not None
+        if contact_is_prior and not standing:
+            front = seat_front(mesh.vertices, category)
 
     def tensor(array, kind=dtype):
         return None if array is None else torch.as_tensor(np.asarray(array), device=device).to(kind)
@@ -196,6 +204,7 @@ def prepare_fit_inputs(
         category=category,
         floor=floor.plane,
         ground_standing=is_ground_standing(category),
+        seat_front=tensor(front),
     )
 
 

@@ -22,7 +22,7 @@ from optim import losses as L
 from optim.config import BODY_VARIABLES, OBJECT_VARIABLES, VARIABLES, FitConfig, StageConfig
 from optim.inputs import FitInputs
 from optim.losses.closest_point import FixedMesh
-from optim.object_init import initialize_object
+from optim.object_init import body_forward, initialize_object
 from optim.state import FitState
 from reconstruction.body_models import BodyOutput, BodyParams
 from reconstruction.camera import project_points
@@ -560,9 +560,12 @@ def _initialize(state, inputs, scene, config, seed):
     """Object hypotheses from the current body; returns the new state, ranking and report."""
     start = time.perf_counter()
     with torch.no_grad():
-        body_vertices = scene.body(state).vertices[0]
+        output = scene.body(state)
+        forward = None
+        if inputs.seat_front is not None:
+            forward = body_forward(inputs.body_model.coco17_keypoints(output)[0])
     pose, scores = initialize_object(
-        inputs, body_vertices, config.init, config.contact_threshold, seed
+        inputs, output.vertices[0], config.init, config.contact_threshold, seed, forward
     )
     state = dataclasses.replace(
         state.snapshot(),

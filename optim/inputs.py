@@ -42,6 +42,10 @@ class FitInputs:
             (`optim.floor`), or None.
         ground_standing: the object stands on the floor (`optim.size_priors.is_ground_standing`):
             its hypotheses stand upright on `floor` and the `support` term applies.
+        seat_front: (3,) unit direction in the object's frame that a person seated on it faces
+            (`reconstruction.interaction_library.seat_front`), when the body sits on a seat
+            with a backrest; None otherwise. The object's hypotheses facing the body's way are
+            preferred.
     """
 
     body_model: BodyModel
@@ -65,6 +69,7 @@ class FitInputs:
     category: str | None = None
     floor: Tensor | None = None
     ground_standing: bool = False
+    seat_front: Tensor | None = None
 
     @property
     def num_pairs(self) -> int:

@@ -39,6 +39,51 @@ world's up (so 0.1 between upright and upside down): a tie-breaker against silho
 contact fit, which differ by more than that between poses that do not fit alike."""
 
 
+FACING_PREFERENCE = 0.1
+"""Score added per unit of cosine between a seat's front (`FitInputs.seat_front`) and the seated
+body's forward, both level (so 0.2 between facing the body's way and facing against it): more
+than the silhouette IoU of another instance of the category tells a chair seen from the front
+from one turned (0.04 apart on the full-size photo-protocol chair, which turned 120 degrees)."""
+
+MIN_LEVEL_FACING = 0.7
+"""The body's facing counts for `FACING_PREFERENCE` only when its level part is this long (within
+about 45 degrees of the level)."""
+
+
+def body_forward(keypoints: Tensor) -> Tensor:
+    """The way a body faces: its left hip to right hip, crossed with its up (hips to shoulders).
+
+    For a y-up body facing +z, the left hip lies at +x, and (+x) x (+y) = +z.
+
+    Args:
+        keypoints: (17, 3) COCO-17 keypoints, camera frame.
+
+    Returns:
+        (3,) unit vector, camera frame.
+    """
+    across = keypoints[11] - keypoints[12]  # right hip -> left hip
+    up = (keypoints[5] + keypoints[6] - keypoints[11] - keypoints[12]) / 2
+    forward = torch.linalg.cross(across, up)
+    return forward / forward.norm().clamp_min(1e-9)
+
+
+def _level_cosine(directions: Tensor, reference: Tensor, up: Tensor) -> Tensor:
+    """Cosine of the angle between directions and a reference, both projected onto the level.
+
+    Args:
+        directions: (K, 3).
+        reference: (3,).
+        up: (3,) unit vertical.
+
+    Returns:
+        (K,) cosines; 0 where either projection vanishes.
+    """
+    level = directions - (directions @ up)[:, None] * up
+    ref = reference - (reference @ up) * up
+    norms = level.norm(dim=-1) * ref.norm()
+    return torch.where(norms > 1e-9, (level @ ref) / norms.clamp_min(1e-9), torch.zeros_like(norms))
+
+
 def rotation_hypotheses(
     count: int, upright_fraction: float, generator: torch.Generator, dtype=torch.float32
 ) -> Tensor:
@@ -234,6 +279,7 @@ def initialize_object(
     config: ObjectInitConfig,
     contact_threshold: float = 0.5,
     seed: int = 0,
+    facing: Tensor | None = None,
 ) -> tuple[ObjectPose, Tensor]:
     """Object pose and scale hypotheses, best first.
 
@@ -243,13 +289,17 @@ def initialize_object(
         config: number of hypotheses, how many to keep, ICP steps.
         contact_threshold: contact probability counted as contact.
         seed: seed for the random rotation hypotheses.
+        facing: (3,) the way the body faces, camera frame (`body_forward`); with
+            `FitInputs.seat_front`, hypotheses facing the same way score up to
+            `FACING_PREFERENCE` more.
 
     Returns:
         The `config.keep` best poses (`keep_with_prior` when the contact is only the
         category's prior), K, best first, and their scores (K,): silhouette IoU with the object
         mask, less the normalized contact residual and `depth_weight` times the relief error
         over the object's size, plus `UPRIGHT_PREFERENCE` times the cosine of a free object's
-        tilt; higher is better.
+        tilt and `FACING_PREFERENCE` times that of a seat's turn from the body's facing; higher
+        is better.
     """
     device, dtype = body_vertices.device, body_vertices.dtype
     generator = torch.Generator().manual_seed(seed)
@@ -343,11 +393,19 @@ def initialize_object(
             seen = target if inputs.person_mask is None else target & (inputs.person_mask <= 0.5)
             error = relief_error(fragments.depth, inputs.depth, seen)
             score = score - config.depth_weight * error / size_m
+    up = inputs.floor[:3] if inputs.floor is not None else rotations.new_tensor(CAMERA_UP)
+    up = up.to(rotations)
     if floor is None:
         # Among poses that fit alike (a box upside down casts the same silhouette and takes the
         # same hands), the one standing up.
-        up = inputs.floor[:3] if inputs.floor is not None else rotations.new_tensor(CAMERA_UP)
-        score = score + UPRIGHT_PREFERENCE * (rotations[:, :, 1] @ up.to(rotations))
+        score = score + UPRIGHT_PREFERENCE * (rotations[:, :, 1] @ up)
+    if inputs.seat_front is not None and facing is not None:
+        # A seated person faces the way the seat does (its backrest behind them); a body facing
+        # mostly up or down (lying) tells nothing.
+        facing = facing.to(rotations)
+        if (facing - (facing @ up) * up).norm() > MIN_LEVEL_FACING:
+            fronts = rotations @ inputs.seat_front.to(rotations)
+            score = score + FACING_PREFERENCE * _level_cosine(fronts, facing, up)
     keep = config.keep_with_prior if inputs.contact_is_prior else config.keep
     order = distinct_best(score, rotations, keep, inputs.category)
     log_scale = torch.full((len(order), 1), math.log(scale), dtype=dtype, device=device)

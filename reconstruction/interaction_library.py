@@ -425,13 +425,14 @@ def object_contact_prior(
 ) -> np.ndarray | None:
     """Per-vertex probability that the body touches this part of the object.
 
-    A support's top is the highest vertex over the middle of its footprint (the middle half in
-    x and in z), which skips a chair's backrest and legs; its vertices within `SUPPORT_BAND`
-    below it, and not above it, get `SUPPORT_PROBABILITY`. A chair's or couch's vertices more than
-    `BACKREST_CLEARANCE` above the seat are its backrest and get `BACKREST_PROBABILITY`, so the
-    sitter's back is drawn to it: without it, nothing in the contact tells the chair's front from
-    its back. Handheld objects get `HANDHELD_PROBABILITY` everywhere. A standing body's hands
-    may rest on any part of a support (a chair's back, a table's edge): no prior then.
+    A support's top is the highest level whose vertices spread over half its footprint's width
+    and depth (`_support_top`), which skips a chair's backrest and legs; its vertices within
+    `SUPPORT_BAND` below it, and not above it, get `SUPPORT_PROBABILITY`. A chair's or couch's
+    vertices more than `BACKREST_CLEARANCE` above the seat are its backrest and get
+    `BACKREST_PROBABILITY`, so the sitter's back is drawn to it: without it, nothing in the
+    contact tells the chair's front from its back. Handheld objects get `HANDHELD_PROBABILITY`
+    everywhere. A standing body's hands may rest on any part of a support (a chair's back, a
+    table's edge): no prior then.
 
     Args:
         vertices: (Vo, 3) object mesh, y up, metres, upright (a support on its legs).
@@ -447,12 +448,59 @@ def object_contact_prior(
         return np.full(len(vertices), HANDHELD_PROBABILITY, dtype=np.float32)
     if name not in SUPPORT_CATEGORIES or standing or len(vertices) == 0:
         return None
-    low, high = vertices.min(0), vertices.max(0)
-    centre, half = (low + high) / 2, (high - low) / 4
-    middle = (np.abs(vertices[:, [0, 2]] - centre[[0, 2]]) <= half[[0, 2]]).all(1)
-    top = vertices[middle, 1].max() if middle.any() else high[1]
-    on_top = (vertices[:, 1] >= top - SUPPORT_BAND) & (vertices[:, 1] <= top + 1e-6)
+    top, on_top = _support_top(vertices)
     prior = np.where(on_top, SUPPORT_PROBABILITY, 0.0)
     if name in BACKREST_CATEGORIES:
         prior[vertices[:, 1] > top + BACKREST_CLEARANCE] = BACKREST_PROBABILITY
     return prior.astype(np.float32)
+
+
+def _support_top(vertices: np.ndarray) -> tuple[float, np.ndarray]:
+    """A support's top height and its top-surface vertices.
+
+    The top is the highest level whose vertices (those within `SUPPORT_BAND` below it) spread
+    over at least half the footprint's width and depth: a seat or table top does, a backrest
+    (thin in depth) or a leg does not. A low-poly seat has vertices at its corners only, so the
+    level is judged by its spread, not by a vertex over the footprint's middle.
+    """
+    low, high = vertices.min(0), vertices.max(0)
+    footprint = high[[0, 2]] - low[[0, 2]]
+    for level in np.unique(np.round(vertices[:, 1], 3))[::-1]:
+        band = vertices[(vertices[:, 1] >= level - SUPPORT_BAND) & (vertices[:, 1] <= level + 1e-3)]
+        spread = band[:, [0, 2]].max(0) - band[:, [0, 2]].min(0)
+        if (spread >= footprint / 2).all():
+            top = float(band[:, 1].max())
+            return top, (vertices[:, 1] >= top - SUPPORT_BAND) & (vertices[:, 1] <= top + 1e-6)
+    top = float(high[1])
+    return top, vertices[:, 1] >= top - SUPPORT_BAND
+
+
+def seat_front(vertices: np.ndarray, category: str | None) -> np.ndarray | None:
+    """The way a sitter faces on a seat with a backrest: from the backrest over the seat.
+
+    The horizontal direction from the backrest's centroid (vertices `BACKREST_CLEARANCE` above
+    the seat's top) to the seat top's centroid, in the object's frame. A person sitting on a
+    chair or couch faces that way, which the silhouette of another instance of the category
+    hardly tells (a chair seen from the front or turned half round casts much the same shape).
+
+    Args:
+        vertices: (Vo, 3) object mesh, y up, metres, upright.
+        category: the object's category.
+
+    Returns:
+        (3,) unit vector with y = 0, or None for a category without a backrest or a mesh
+        whose backrest is not found (or sits above the seat's middle).
+    """
+    if canonical_category(category) not in BACKREST_CATEGORIES or len(vertices) == 0:
+        return None
+    vertices = np.asarray(vertices, dtype=np.float64)
+    top, on_top = _support_top(vertices)
+    backrest = vertices[:, 1] > top + BACKREST_CLEARANCE
+    if not backrest.any() or not on_top.any():
+        return None
+    front = vertices[on_top].mean(0) - vertices[backrest].mean(0)
+    front[1] = 0.0
+    norm = np.linalg.norm(front)
+    if norm < 1e-3 * np.ptp(vertices, axis=0).max():
+        return None
+    return front / norm

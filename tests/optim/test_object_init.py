@@ -9,7 +9,9 @@ import trimesh
 from optim.config import ObjectInitConfig
 from optim.inputs import FitInputs
 from optim.object_init import (
+    FACING_PREFERENCE,
     MODEL_TO_CAMERA,
+    body_forward,
     distinct_best,
     initialize_object,
     kabsch,
@@ -236,3 +238,44 @@ def test_a_contact_prior_keeps_its_own_number_of_hypotheses():
     assert initialize_object(inputs, body, config)[0].batch_size == 4
     inputs.contact_is_prior = True
     assert initialize_object(inputs, body, config)[0].batch_size == 1
+
+
+def test_the_body_faces_across_its_hips_and_up_its_torso():
+    keypoints = torch.zeros(17, 3)
+    keypoints[11], keypoints[12] = torch.tensor([0.1, 0.0, 0.0]), torch.tensor([-0.1, 0.0, 0.0])
+    keypoints[5], keypoints[6] = torch.tensor([0.2, 0.5, 0.0]), torch.tensor([-0.2, 0.5, 0.0])
+    assert torch.allclose(body_forward(keypoints), torch.tensor([0.0, 0.0, 1.0]))  # y-up, +z
+    turned = keypoints @ MODEL_TO_CAMERA.T  # the same body in the camera frame: faces it
+    assert torch.allclose(body_forward(turned), torch.tensor([0.0, 0.0, -1.0]))
+
+
+def test_a_seat_is_turned_the_way_its_sitter_faces(monkeypatch):
+    import optim.object_init as object_init
+    from reconstruction.procedural_objects import chair
+
+    mesh = chair()
+    vertices, faces = torch.tensor(mesh.vertices, dtype=torch.float32), torch.tensor(mesh.faces)
+    facing = MODEL_TO_CAMERA  # its +z front towards the camera
+    away = MODEL_TO_CAMERA @ axis_angle_to_matrix(torch.tensor([0.0, math.pi, 0.0]))
+    posed = vertices @ facing.T + torch.tensor([0.0, 0.2, 3.0])
+    mask = rasterize(posed[None], faces, K, SIZE).mask[0].float()
+    inputs = object_inputs(
+        vertices, faces, mask, category="chair", seat_front=torch.tensor([0.0, 0.0, 1.0])
+    )
+    monkeypatch.setattr(
+        object_init, "rotation_hypotheses", lambda *args, **kw: torch.stack((away, facing))
+    )
+    config = ObjectInitConfig(num_hypotheses=2, keep=2, use_contact=False)
+
+    def margin(body_facing):
+        """Score of the pose facing the camera less that of the one facing away."""
+        pose, scores = initialize_object(inputs, posed, config, facing=body_facing)
+        first_faces = torch.allclose(pose.rotation_matrix()[0], facing, atol=1e-5)
+        return float(scores[0] - scores[1]) * (1 if first_faces else -1)
+
+    towards_camera = torch.tensor([0.0, 0.0, -1.0])
+    # A body facing the camera adds FACING_PREFERENCE to the seat facing it and takes as much
+    # from the one facing away; a body facing away, the reverse; a lying body nothing.
+    assert margin(towards_camera) - margin(None) == pytest.approx(2 * FACING_PREFERENCE)
+    assert margin(-towards_camera) - margin(None) == pytest.approx(-2 * FACING_PREFERENCE)
+    assert margin(torch.tensor([0.0, -1.0, 0.0])) == pytest.approx(margin(None))

@@ -16,6 +16,7 @@ from reconstruction.interaction_library import (
     contact_prior,
     object_contact_prior,
     pose_library,
+    seat_front,
 )
 from reconstruction.synthetic.interactions import (
     INTERACTIONS,
@@ -228,3 +229,21 @@ def test_staged_interactions_are_near_their_library_pose(anny):
         error = np.linalg.norm(joints - staged.body.joints, axis=2).mean(1)
         rank = int((error < error[library.index(INTERACTION_POSES[name])]).sum())
         assert rank <= 2, (name, library.names[int(np.argmin(error))])
+
+
+def test_a_seat_faces_away_from_its_backrest():
+    from reconstruction.procedural_objects import chair, stool
+
+    vertices = np.asarray(chair().vertices)  # backrest at -z: a sitter faces +z
+    # A low-poly seat has vertices at its corners only: its top is found all the same.
+    prior = object_contact_prior(vertices, "chair")
+    on_seat = np.abs(vertices[:, 1] - 0.45) < 1e-6
+    assert (prior[on_seat & (vertices[:, 2] > -0.17)] == SUPPORT_PROBABILITY).all()
+    assert (prior[vertices[:, 1] > 0.8] == BACKREST_PROBABILITY).all()
+    np.testing.assert_allclose(seat_front(vertices, "chair"), [0.0, 0.0, 1.0], atol=1e-6)
+    turned = vertices @ np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]).T
+    np.testing.assert_allclose(seat_front(turned, "armchair"), [1.0, 0.0, 0.0], atol=1e-6)
+    # No backrest, no front: a stool, a table, or a chair mesh cut below its backrest.
+    assert seat_front(np.asarray(stool().vertices), "stool") is None
+    assert seat_front(vertices, "table") is None
+    assert seat_front(vertices[vertices[:, 1] < 0.46], "chair") is None
