@@ -43,7 +43,8 @@ FACING_PREFERENCE = 0.1
 """Score added per unit of cosine between a seat's front (`FitInputs.seat_front`) and the seated
 body's forward, both level (so 0.2 between facing the body's way and facing against it): more
 than the silhouette IoU of another instance of the category tells a chair seen from the front
-from one turned (0.04 apart on the full-size photo-protocol chair, which turned 120 degrees)."""
+from one turned (on the full-size photo-protocol chair, a pose turned 120 degrees from the truth
+scored 0.04 above it)."""
 
 MIN_LEVEL_FACING = 0.7
 """The body's facing counts for `FACING_PREFERENCE` only when its level part is this long (within
@@ -231,7 +232,8 @@ def relief_error(rendered: Tensor, depth: Tensor, seen: Tensor) -> Tensor:
 
     Returns:
         (K,) mean absolute difference of the reliefs, metres; for a hypothesis sharing fewer
-        than `MIN_RELIEF_PIXELS` pixels, the map's own mean absolute relief (a flat object's).
+        than `MIN_RELIEF_PIXELS` pixels, the map's own mean absolute relief (a flat object's),
+        or 0 for all when the map has fewer than that inside the mask.
     """
     inner = -F.max_pool2d(-seen.float()[None, None], 3, 1, 1)[0, 0] > 0.5
     known = inner & (depth > 0)
