@@ -48,6 +48,9 @@ CAMERA_UP = (0.0, -1.0, 0.0)
 MAX_BODY_TILT_DEG = 45.0
 """A body tilted further than this from the camera's up is not standing or sitting: its own up
 axis says nothing about the floor."""
+LOWEST_QUANTILE = 0.05
+"""For a lying body, the floor is sought from a level plane through this quantile of the depth
+points' heights (the floor is the lowest wide surface in view)."""
 
 
 def body_up(global_orient: Tensor) -> Tensor:
@@ -139,6 +142,14 @@ def fit_plane(points: Tensor, seed: Tensor, band: float, tolerance: float, steps
     return plane.to(seed.dtype)
 
 
+def _floor_candidates(depth: Tensor, K: Tensor, exclude: Tensor | None) -> Tensor:
+    """(N, 3) camera-frame points of the depth map outside `exclude`."""
+    valid = depth > 0
+    if exclude is not None:
+        valid &= ~exclude
+    return back_project(depth, K.to(depth))[valid]
+
+
 def estimate_floor(
     vertices: Tensor,
     up: Tensor,
@@ -161,36 +172,47 @@ def estimate_floor(
         K: (3, 3) intrinsics of `depth`; needed with it.
         exclude: (H, W) bool pixels that are not floor (the person's and the object's masks), or
             None.
-        band: metres around the feet's plane where depth points are floor candidates.
+        band: metres around the seed plane (the feet's) where depth points are floor
+            candidates.
         inlier: metres from the fitted plane within which a point is on it.
         min_inliers: inliers needed to prefer the depth's plane.
-        max_tilt_deg: largest angle between the depth's and the feet's normals, degrees.
+        max_tilt_deg: largest angle between the depth's and the seed's normals, degrees.
 
     Returns:
         The depth's plane when at least `min_inliers` depth points lie on it and it tilts at most
-        `max_tilt_deg` from the feet's plane; else the feet's; for a body tilted more than
-        `MAX_BODY_TILT_DEG` from the camera's up, a level floor of unknown height.
+        `max_tilt_deg` from the feet's plane; else the feet's. For a body tilted more than
+        `MAX_BODY_TILT_DEG` from the camera's up (lying), the seed is a level plane through the
+        `LOWEST_QUANTILE` of the depth points' heights, and the fallback a level floor of unknown
+        height.
     """
     camera_up = up.new_tensor(CAMERA_UP)
     if float(up @ camera_up) < math.cos(math.radians(MAX_BODY_TILT_DEG)) * up.norm():
-        return FloorEstimate(torch.cat((camera_up, camera_up.new_tensor([math.nan]))), "camera")
-    feet_plane = floor_from_feet(vertices, up, feet)
-    fallback = FloorEstimate(feet_plane, "feet")
-    if depth is None or K is None:
-        return fallback
-    valid = depth > 0
-    if exclude is not None:
-        valid &= ~exclude
-    points = back_project(depth, K.to(depth))[valid]  # (N, 3)
-    height = points @ feet_plane[:3].to(points) + feet_plane[3].to(points)
+        # A lying body's feet are not on the floor: start from a level plane under the lowest
+        # depth points instead, when the depth shows them.
+        level = FloorEstimate(torch.cat((camera_up, camera_up.new_tensor([math.nan]))), "camera")
+        if depth is None or K is None:
+            return level
+        points = _floor_candidates(depth, K, exclude)
+        if len(points) < min_inliers:
+            return level
+        lowest = torch.quantile(points @ camera_up.to(points), LOWEST_QUANTILE)
+        seed, fallback = torch.cat((camera_up.to(points), -lowest[None])), level
+    else:
+        seed = floor_from_feet(vertices, up, feet)
+        fallback = FloorEstimate(seed, "feet")
+        if depth is None or K is None:
+            return fallback
+        points = _floor_candidates(depth, K, exclude)
+    seed = seed.to(up)
+    height = points @ seed[:3].to(points) + seed[3].to(points)
     points = points[height.abs() < band]
     if len(points) < min_inliers:
         return fallback
-    plane = fit_plane(points, feet_plane.to(points), band, inlier)
+    plane = fit_plane(points, seed.to(points), band, inlier)
     if plane is None:
         return fallback
     inliers = int(((points @ plane[:3] + plane[3]).abs() < inlier).sum())
-    cos_tilt = float(plane[:3] @ feet_plane[:3].to(plane))
+    cos_tilt = float(plane[:3] @ seed[:3].to(plane))
     if inliers < min_inliers or cos_tilt < math.cos(math.radians(max_tilt_deg)):
         return fallback
-    return FloorEstimate(plane.to(feet_plane), "depth", inliers)
+    return FloorEstimate(plane.to(seed), "depth", inliers)

@@ -159,3 +159,16 @@ def test_falls_back_to_the_feet(case):
     estimate = estimate_floor(vertices, seed_normal, None, depth, K, exclude)
     assert estimate.source == "feet" and estimate.inliers == 0
     assert torch.allclose(estimate.plane, floor_from_feet(vertices, seed_normal))
+
+
+def test_a_lying_bodys_floor_comes_from_the_lowest_depth_points():
+    plane, depth, person, _, _ = noisy_floor_scene()
+    lying = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # up along +z
+    estimate = estimate_floor(torch.randn(50, 3), body_up(lying), None, depth, K, person)
+    assert estimate.source == "depth" and estimate.inliers > 1000
+    assert angle_deg(estimate.plane[:3], plane[:3]) < 0.5
+    assert float(estimate.plane[3]) == pytest.approx(float(plane[3]), abs=0.01)
+    # Without depth points outside the masks it stays level, of unknown height.
+    everything = torch.ones(SIZE, dtype=torch.bool)
+    level = estimate_floor(torch.randn(50, 3), body_up(lying), None, depth, K, everything)
+    assert level.source == "camera" and torch.isnan(level.plane[3])
