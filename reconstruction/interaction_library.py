@@ -465,8 +465,9 @@ def _support_top(vertices: np.ndarray) -> tuple[float, np.ndarray]:
     """
     low, high = vertices.min(0), vertices.max(0)
     footprint = high[[0, 2]] - low[[0, 2]]
-    for level in np.unique(np.round(vertices[:, 1], 3))[::-1]:
-        band = vertices[(vertices[:, 1] >= level - SUPPORT_BAND) & (vertices[:, 1] <= level + 1e-3)]
+    # Centimetre levels, highest first: a scan's many heights cost no more than a box's few.
+    for level in np.unique(np.round(vertices[:, 1], 2))[::-1]:
+        band = vertices[(vertices[:, 1] >= level - SUPPORT_BAND) & (vertices[:, 1] <= level + 5e-3)]
         spread = band[:, [0, 2]].max(0) - band[:, [0, 2]].min(0)
         if (spread >= footprint / 2).all():
             top = float(band[:, 1].max())
@@ -488,8 +489,8 @@ def seat_front(vertices: np.ndarray, category: str | None) -> np.ndarray | None:
         category: the object's category.
 
     Returns:
-        (3,) unit vector with y = 0, or None for a category without a backrest or a mesh
-        whose backrest is not found (or sits above the seat's middle).
+        (3,) unit vector with y = 0, or None for a category without a backrest, or a mesh whose
+        backrest is not found or stands over the seat's middle.
     """
     if canonical_category(category) not in BACKREST_CATEGORIES or len(vertices) == 0:
         return None
