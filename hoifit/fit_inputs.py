@@ -5,12 +5,12 @@ import logging
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import trimesh
 
 from optim.config import FitConfig
 from optim.floor import CAMERA_UP, body_up, estimate_floor
 from optim.inputs import FitInputs
+from optim.losses import inner_pixels
 from optim.size_priors import is_ground_standing
 from reconstruction.body_models import BodyModel, BodyParams
 from reconstruction.camera import Camera
@@ -263,7 +263,7 @@ def body_depth_ratio(
     """
     with torch.no_grad():
         rendered = render_depth(body_vertices[None], faces, K.to(body_vertices), depth.shape)[0]
-        inner = -F.max_pool2d(-(person_mask > 0.5).float()[None, None], 3, 1, 1)[0, 0] > 0.5
+        inner = inner_pixels(person_mask > 0.5)
         compared = inner & (depth > 0) & (rendered > 0)
         if int(compared.sum()) < MIN_DEPTH_PIXELS:
             return None

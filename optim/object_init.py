@@ -16,13 +16,12 @@ alone, and each hypothesis is moved along the normal until it rests on the floor
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from optim.config import ObjectInitConfig
 from optim.floor import CAMERA_UP
 from optim.inputs import FitInputs
-from optim.losses import mask_centroid, occlusion_valid_mask
+from optim.losses import inner_pixels, mask_centroid, occlusion_valid_mask
 from optim.size_priors import typical_size
 from reconstruction.interaction_library import canonical_category
 from reconstruction.object_model import ObjectPose
@@ -68,6 +67,11 @@ def body_forward(keypoints: Tensor) -> Tensor:
     return forward / forward.norm().clamp_min(1e-9)
 
 
+def _level(vectors: Tensor, up: Tensor) -> Tensor:
+    """Vectors (..., 3) less their part along the unit vertical `up`."""
+    return vectors - (vectors @ up)[..., None] * up
+
+
 def _level_cosine(directions: Tensor, reference: Tensor, up: Tensor) -> Tensor:
     """Cosine of the angle between directions and a reference, both projected onto the level.
 
@@ -79,8 +83,7 @@ def _level_cosine(directions: Tensor, reference: Tensor, up: Tensor) -> Tensor:
     Returns:
         (K,) cosines; 0 where either projection vanishes.
     """
-    level = directions - (directions @ up)[:, None] * up
-    ref = reference - (reference @ up) * up
+    level, ref = _level(directions, up), _level(reference, up)
     norms = level.norm(dim=-1) * ref.norm()
     return torch.where(norms > 1e-9, (level @ ref) / norms.clamp_min(1e-9), torch.zeros_like(norms))
 
@@ -235,8 +238,7 @@ def relief_error(rendered: Tensor, depth: Tensor, seen: Tensor) -> Tensor:
         than `MIN_RELIEF_PIXELS` pixels, the map's own mean absolute relief (a flat object's),
         or 0 for all when the map has fewer than that inside the mask.
     """
-    inner = -F.max_pool2d(-seen.float()[None, None], 3, 1, 1)[0, 0] > 0.5
-    known = inner & (depth > 0)
+    known = inner_pixels(seen) & (depth > 0)
     nan = torch.tensor(float("nan"), dtype=rendered.dtype, device=rendered.device)
     flat = rendered.new_zeros(())
     if int(known.sum()) >= MIN_RELIEF_PIXELS:
@@ -405,7 +407,7 @@ def initialize_object(
         # A seated person faces the way the seat does (its backrest behind them); a body facing
         # mostly up or down (lying) tells nothing.
         facing = facing.to(rotations)
-        if (facing - (facing @ up) * up).norm() > MIN_LEVEL_FACING:
+        if _level(facing, up).norm() > MIN_LEVEL_FACING:
             fronts = rotations @ inputs.seat_front.to(rotations)
             score = score + FACING_PREFERENCE * _level_cosine(fronts, facing, up)
     keep = config.keep_with_prior if inputs.contact_is_prior else config.keep

@@ -47,7 +47,7 @@ With a robust sigma, the contact losses are in m^2 (Geman-McClure of squared dis
 from optim.config import LOSS_NAMES
 from optim.losses.closest_point import closest_points_on_mesh, vertex_face_rings
 from optim.losses.contact import contact_paired, contact_unpaired
-from optim.losses.depth import depth_loss, ordinal_depth_loss
+from optim.losses.depth import depth_loss, inner_pixels, ordinal_depth_loss
 from optim.losses.interaction import coarse_interaction
 from optim.losses.keypoints import keypoint_loss
 from optim.losses.nearest import nearest_neighbors
@@ -74,6 +74,7 @@ __all__ = [
     "contact_paired",
     "contact_unpaired",
     "depth_loss",
+    "inner_pixels",
     "ordinal_depth_loss",
     "coarse_interaction",
     "keypoint_loss",

@@ -17,6 +17,20 @@ ORDINAL_SOFTNESS = 0.01
 """Metres: the width of the soft hinge in `ordinal_depth_loss`."""
 
 
+def inner_pixels(mask: Tensor) -> Tensor:
+    """The mask's pixels one step in from its edge (a 3x3 erosion).
+
+    A monocular depth map blurs its edges into the background, so depth is compared there.
+
+    Args:
+        mask: (H, W) bool.
+
+    Returns:
+        (H, W) bool.
+    """
+    return -F.max_pool2d(-mask.float()[None, None], 3, 1, 1)[0, 0] > 0.5
+
+
 def _robust(residual: Tensor, robust: str, delta: float) -> Tensor:
     if robust == "huber":
         # The smooth-L1 form: quadratic below delta, |r| - delta / 2 above, units of r.
