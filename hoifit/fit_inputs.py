@@ -225,7 +225,7 @@ def _contact_prior(
         category,
         " for a standing person" if standing else "",
     )
-    return body, object_contact_prior(np.asarray(object_vertices), category, standing)
+    return body, object_contact_prior(np.asarray(object_vertices), category)
 
 
 MIN_DEPTH_PIXELS = 50

@@ -4,9 +4,11 @@ The object's centre goes to the object mask's centroid at a depth read from the 
 the mask, or, without one, at the depth of the body's contact vertices (as InteractVLM does). Its
 scale comes from the mask's extent at that depth, kept within the category's size prior. Then each
 rotation hypothesis is rigidly aligned (ICP with fixed scale, batched over hypotheses) so the
-object's contact points meet the body's, and all hypotheses are scored at once by how well their
-hard silhouette matches the object mask and how well their relief matches the depth map's; the
-best few that differ modulo the category's symmetry are kept.
+object's contact points meet the body's; and, unless the contact pairs body and object points,
+each is also moved where the mask (and the depth map) show the object (`centre_on_mask`). All
+are scored at once by how well their hard silhouette matches the object mask, how near the body's
+contact is, and how well their relief matches the depth map's; the best few that differ modulo
+the category's symmetry are kept.
 
 A ground-standing object (`FitInputs.ground_standing`, with a floor) only turns about the floor's
 normal: its hypotheses stand upright, its alignment to the contact turns it about that normal
@@ -254,6 +256,111 @@ def relief_error(rendered: Tensor, depth: Tensor, seen: Tensor) -> Tensor:
     return torch.where(enough, error, flat)
 
 
+MIN_CENTRING_PIXELS = 10
+"""Visible pixels a hypothesis must show (outside the person) to be moved onto the mask; one
+showing fewer keeps its translation."""
+CENTRING_STEPS = 3
+"""Linearized centring steps (`centre_on_mask`): the later ones correct the first's perspective
+and, where the person hides part of the object, its shortfall (a moved hypothesis hides
+differently)."""
+
+
+def centre_on_mask(
+    rotations: Tensor,
+    translations: Tensor,
+    points: Tensor,
+    faces: Tensor,
+    K: Tensor,
+    target: Tensor,
+    hidden: Tensor | None = None,
+    depth: Tensor | None = None,
+    floor: Tensor | None = None,
+    steps: int = CENTRING_STEPS,
+) -> Tensor:
+    """Translations that put each hypothesis where the mask (and the depth map) show the object.
+
+    Each hypothesis is moved so the centroid of its silhouette's visible part (outside the person)
+    lands on the visible mask's centroid and, with a depth map, so its median rendered depth there
+    matches the map's: a least-squares step in metres (pixel offsets times depth over focal
+    length). An object on a floor moves along the floor only; a free one without depth keeps its
+    distance. Then the silhouette IoU scores the rotation, not where contact alone put the object
+    (a hand touches a table's edge, not its middle).
+
+    Args:
+        rotations: (K, 3, 3) object rotations.
+        translations: (K, 3) camera frame, metres.
+        points: (V, 3) object-frame vertices at the object's scale.
+        faces: (F, 3) the object's faces.
+        K: (3, 3) intrinsics of the masks.
+        target: (H, W) bool object mask.
+        hidden: (H, W) bool pixels the person covers, or None.
+        depth: (H, W) depth map, 0 where unknown, or None.
+        floor: (4,) floor plane for a ground-standing object, or None.
+        steps: linearized steps.
+
+    Returns:
+        (K, 3) translations.
+    """
+    seen = target if hidden is None else target & ~hidden
+    if int(seen.sum()) < MIN_CENTRING_PIXELS:
+        return translations
+    goal, _ = mask_centroid(seen.to(points))
+    # Depth is compared one pixel in from the mask's edge (a monocular map blurs the background
+    # into thin parts and edges), where the hypothesis covers it too.
+    known = None
+    if depth is not None:
+        known = inner_pixels(seen) & (depth > 0)
+        known = known if int(known.sum()) >= MIN_RELIEF_PIXELS else None
+    if floor is not None:  # along the floor: two directions perpendicular to its normal
+        normal = floor[:3].to(points)
+        first = torch.linalg.cross(normal, normal.new_tensor([0.0, 0.0, 1.0]))
+        if first.norm() < 1e-6:
+            first = torch.linalg.cross(normal, normal.new_tensor([1.0, 0.0, 0.0]))
+        first = first / first.norm()
+        basis = torch.stack((first, torch.linalg.cross(normal, first)), 1)  # (3, 2)
+    elif known is not None:
+        basis = torch.eye(3, dtype=points.dtype, device=points.device)
+    else:  # in the image plane, at the same distance
+        basis = torch.eye(3, dtype=points.dtype, device=points.device)[:, :2]
+    focal = (K[0, 0] + K[1, 1]) / 2
+    for _ in range(steps):
+        posed = points[None] @ rotations.transpose(1, 2) + translations[:, None]
+        fragments = rasterize(posed, faces, K, tuple(target.shape))
+        visible = fragments.mask if hidden is None else fragments.mask & ~hidden
+        count = visible.flatten(1).sum(1)
+        centroid, _ = mask_centroid(visible.to(points))  # (K, 2)
+        rendered = torch.where(visible, fragments.depth, torch.nan).flatten(1)
+        z = rendered.nanmedian(1).values  # (K,)
+        # The 3D point seen at the centroid, and the pixel offset it must travel, in metres.
+        ray = torch.cat(((centroid - K[:2, 2]) / K.diagonal()[:2], torch.ones_like(z)[:, None]), 1)
+        point = ray * z[:, None]
+        jacobian = torch.zeros(len(z), 3, 3, dtype=points.dtype, device=points.device)
+        jacobian[:, 0, 0] = jacobian[:, 1, 1] = 1
+        jacobian[:, :2, 2] = -point[:, :2] / z[:, None]
+        residual = torch.zeros_like(point)
+        residual[:, :2] = (goal - centroid) * z[:, None] / focal
+        if known is None:
+            jacobian = jacobian[:, :2]
+            residual = residual[:, :2]
+        else:
+            compared = visible & known
+            offset = torch.where(compared, depth.to(points) - fragments.depth, torch.nan)
+            offset = offset.flatten(1).nanmedian(1).values
+            enough = compared.flatten(1).sum(1) >= MIN_RELIEF_PIXELS
+            jacobian[:, 2, 2] = enough.to(points)
+            residual[:, 2] = torch.where(enough, offset, torch.zeros_like(offset))
+        system = jacobian @ basis  # (K, rows, unknowns)
+        normal_matrix = system.transpose(1, 2) @ system
+        ridge = 1e-3 * torch.eye(basis.shape[1], dtype=points.dtype, device=points.device)
+        step = torch.linalg.solve(
+            normal_matrix + ridge, system.transpose(1, 2) @ residual[..., None]
+        )
+        move = (basis @ step)[..., 0]
+        ok = (count >= MIN_CENTRING_PIXELS) & torch.isfinite(move).all(1)
+        translations = translations + torch.where(ok[:, None], move, torch.zeros_like(move))
+    return translations
+
+
 def _contact_sets(inputs: FitInputs, body_vertices: Tensor, threshold: float):
     """Body and object contact points and weights for the alignment, or None.
 
@@ -266,7 +373,13 @@ def _contact_sets(inputs: FitInputs, body_vertices: Tensor, threshold: float):
         body_points = body_vertices[inputs.pair_body_vertex]
         weights = torch.ones(inputs.num_pairs, dtype=body_points.dtype, device=body_points.device)
         return body_points, object_points, weights, True
-    if inputs.body_contact is None or not (inputs.body_contact >= threshold).any():
+    if inputs.body_contact is None:
+        return None
+    if inputs.contact_is_prior and inputs.body_contact.max() > 0:
+        # The prior's likeliest parts, even when none is likely (a standing body's hands on a
+        # chair, 0.3), and the object regions at least that likely (its backrest, 0.4).
+        threshold = min(threshold, float(inputs.body_contact.max()))
+    if not (inputs.body_contact >= threshold).any():
         return None
     body_points = body_vertices[inputs.body_contact >= threshold]
     if inputs.object_contact is not None and (inputs.object_contact >= threshold).any():
@@ -368,16 +481,40 @@ def initialize_object(
     translations = center[None] - scale * (rotations @ mesh_center)
     if floor is not None:
         translations = rest_on_floor(rotations, translations, scale * mesh, floor)
-    residual = torch.zeros(count, dtype=dtype, device=device)
+    groups = []
     if contact is not None:
         # Both the hypotheses only moved onto the contact and their ICP-refined versions compete:
         # ICP from different starts finds different fits, but with few or nearly collinear
         # contact points it can also drag every start to one poor fit.
-        moved = _align_contacts(rotations, scale, contact, 0, floor, mesh)
-        refined = _align_contacts(rotations, scale, contact, config.icp_steps, floor, mesh)
-        rotations, translations, residual = (
-            torch.cat(pair) for pair in zip(moved, refined, strict=True)
+        groups.append(_align_contacts(rotations, scale, contact, 0, floor, mesh))
+        groups.append(_align_contacts(rotations, scale, contact, config.icp_steps, floor, mesh))
+    if mask is not None and (contact is None or not contact[3]):
+        # And the hypotheses where the image shows the object: contact that does not say which
+        # object point touches which body point (a prior's hands on a table) cannot place it.
+        hidden = None if inputs.person_mask is None else inputs.person_mask > 0.5
+        centred = centre_on_mask(
+            rotations,
+            translations,
+            scale * mesh,
+            inputs.object_faces,
+            K,
+            mask > 0.5,
+            hidden,
+            inputs.depth,
+            floor,
         )
+        residual = (
+            _contact_residual(rotations, centred, scale, contact)
+            if contact is not None
+            else torch.zeros(count, dtype=dtype, device=device)
+        )
+        groups.append((rotations, centred, residual))
+    if groups:
+        rotations, translations, residual = (
+            torch.cat(group) for group in zip(*groups, strict=True)
+        )
+    else:
+        residual = torch.zeros(count, dtype=dtype, device=device)
 
     size_m = max(extent * scale, 1e-6)
     score = -residual / size_m
@@ -450,6 +587,23 @@ def distinct_best(score: Tensor, rotations: Tensor, keep: int, category: str | N
             chosen.append(index)
     rest = [i for i in order if i not in chosen]
     return torch.tensor(chosen + rest[: keep - len(chosen)], dtype=torch.long, device=score.device)
+
+
+def _contact_residual(rotations: Tensor, translations: Tensor, scale: float, contact) -> Tensor:
+    """Mean distance from each body contact point to the nearest object contact point, metres.
+
+    Args:
+        rotations: (K, 3, 3) object rotations.
+        translations: (K, 3) camera frame.
+        scale: object scale.
+        contact: from `_contact_sets`, unpaired.
+
+    Returns:
+        (K,) distances.
+    """
+    body_points, object_points = contact[0], contact[1]
+    posed = scale * object_points[None] @ rotations.transpose(1, 2) + translations[:, None]
+    return torch.cdist(body_points[None].expand(len(posed), -1, -1), posed).amin(2).mean(1)
 
 
 def _align_contacts(

@@ -420,9 +420,7 @@ BACKREST_CLEARANCE = 0.1
 """Metres above the seat where the backrest starts."""
 
 
-def object_contact_prior(
-    vertices: np.ndarray, category: str | None, standing: bool = False
-) -> np.ndarray | None:
+def object_contact_prior(vertices: np.ndarray, category: str | None) -> np.ndarray | None:
     """Per-vertex probability that the body touches this part of the object.
 
     A support's top is the highest level whose vertices spread over half its footprint's width
@@ -431,13 +429,13 @@ def object_contact_prior(
     vertices more than `BACKREST_CLEARANCE` above the seat are its backrest and get
     `BACKREST_PROBABILITY`, so the sitter's back is drawn to it: without it, nothing in the
     contact tells the chair's front from its back. Handheld objects get `HANDHELD_PROBABILITY`
-    everywhere. A standing body's hands may rest on any part of a support (a chair's back, a
-    table's edge): no prior then.
+    everywhere. A standing body's hands rest on the same regions (a table's top and its edge, a
+    chair's seat or backrest; not the legs): where the hand meets the chair tells which way it
+    faces (photo-protocol scene of a hand on a chair: 54 -> 5 degrees).
 
     Args:
         vertices: (Vo, 3) object mesh, y up, metres, upright (a support on its legs).
         category: the object's category; None for unknown.
-        standing: the body stands (see `contact_prior`).
 
     Returns:
         (Vo,) float32, or None for a category without an object prior.
@@ -446,7 +444,7 @@ def object_contact_prior(
     vertices = np.asarray(vertices, dtype=np.float64)
     if name in HANDHELD_CATEGORIES:
         return np.full(len(vertices), HANDHELD_PROBABILITY, dtype=np.float32)
-    if name not in SUPPORT_CATEGORIES or standing or len(vertices) == 0:
+    if name not in SUPPORT_CATEGORIES or len(vertices) == 0:
         return None
     top, on_top = _support_top(vertices)
     prior = np.where(on_top, SUPPORT_PROBABILITY, 0.0)

@@ -12,6 +12,7 @@ from optim.object_init import (
     FACING_PREFERENCE,
     MODEL_TO_CAMERA,
     body_forward,
+    centre_on_mask,
     distinct_best,
     initialize_object,
     kabsch,
@@ -218,6 +219,66 @@ def test_the_depth_map_picks_between_poses_of_the_same_silhouette(monkeypatch):
         config = ObjectInitConfig(num_hypotheses=2, keep=1, use_contact=False, depth_weight=weight)
         pose, _ = initialize_object(inputs, posed, config)
         assert torch.allclose(pose.rotation_matrix()[0], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("with_depth", [True, False])
+def test_centring_moves_a_hypothesis_onto_its_mask_and_depth(with_depth):
+    vertices, faces, rotation, translation = turned_box(0.6)
+    fragments = rasterize((vertices @ rotation.T + translation)[None], faces, K, SIZE)
+    mask = fragments.mask[0]
+    depth_map = fragments.depth[0] + 0.3 if with_depth else None  # a map's shift error...
+    start = translation + torch.tensor([0.25, -0.15, 0.4])
+    moved = centre_on_mask(rotation[None], start[None], vertices, faces, K, mask, depth=depth_map)
+    # ...moves it as far (its median depth is the map's); without a map it keeps its distance.
+    expected = translation + torch.tensor([0.0, 0.0, 0.3]) if with_depth else None
+    if with_depth:
+        assert torch.allclose(moved[0], expected, atol=0.03)
+    else:
+        assert float(moved[0, 2]) == pytest.approx(float(start[2]))
+        posed = vertices @ rotation.T + moved[0]
+        centred = rasterize(posed[None], faces, K, SIZE).mask[0]
+        assert (centred & mask).sum() / (centred | mask).sum() > 0.6
+
+
+def test_centring_keeps_an_object_on_its_floor_and_ignores_what_the_person_hides():
+    inputs, _ = chair_inputs(ground_standing=True, with_contact=False)
+    floor, points = inputs.floor, inputs.object_vertices
+    rotation = upright_rotations(1, floor[:3]) @ axis_angle_to_matrix(torch.tensor([0.0, 0.5, 0.0]))
+    truth = rest_on_floor(rotation, torch.tensor([[0.1, 0.0, 3.2]]), points, floor)
+    start = rest_on_floor(rotation, torch.tensor([[-0.3, 0.0, 3.6]]), points, floor)
+    mask = inputs.object_mask > 0.5
+    hidden = torch.zeros_like(mask)
+    hidden[:, 38:] = True  # a person in front of the object's right third
+    moved = centre_on_mask(
+        rotation, start, points, inputs.object_faces, K, mask & ~hidden, hidden, floor=floor
+    )
+    assert heights(rotation, moved, points, floor).min() == pytest.approx(0.0, abs=1e-4)
+    assert torch.allclose(moved, truth, atol=0.05)
+
+
+def test_a_prior_places_the_object_where_the_mask_shows_it_not_on_the_hands():
+    """A hand on a table touches its edge: the table is not centred on the hand."""
+    inputs, body = chair_inputs(ground_standing=True, with_contact=True)
+    edge = body[:20] + torch.tensor([0.3, 0.0, 0.0])  # "hands" off the seat's middle
+    inputs.body_contact = torch.ones(len(edge))
+    inputs.contact_is_prior = True
+    config = ObjectInitConfig(num_hypotheses=16, keep=4, keep_with_prior=1)
+    pose, scores = initialize_object(inputs, edge, config)
+    posed = pose.scale()[0] * inputs.object_vertices @ pose.rotation_matrix()[0].T + pose.transl[0]
+    silhouette = rasterize(posed[None], inputs.object_faces, K, SIZE).mask[0]
+    mask = inputs.object_mask > 0.5
+    assert (silhouette & mask).sum() / (silhouette | mask).sum() > 0.7
+
+
+def test_a_priors_likeliest_parts_are_its_contact_even_below_the_threshold():
+    from optim.object_init import _contact_sets
+
+    inputs, body = chair_inputs(ground_standing=True, with_contact=True)
+    inputs.body_contact = inputs.body_contact * 0.3  # a standing body's hands on a chair
+    assert _contact_sets(inputs, body, 0.5) is None  # measured contact that unlikely: none
+    inputs.contact_is_prior = True
+    body_points = _contact_sets(inputs, body, 0.5)[0]
+    assert len(body_points) == int((inputs.body_contact > 0).sum())
 
 
 def test_kept_hypotheses_differ_modulo_the_categorys_symmetry():
