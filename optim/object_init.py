@@ -282,8 +282,8 @@ def centre_on_mask(
     Each hypothesis is moved so the centroid of its silhouette's visible part (outside the person)
     lands on the visible mask's centroid and, with a depth map, so its median rendered depth there
     matches the map's: a least-squares step in metres (pixel offsets times depth over focal
-    length). An object on a floor moves along the floor only; a free one without depth keeps its
-    distance. Then the silhouette IoU scores the rotation, not where contact alone put the object
+    length). An object on a floor moves along the floor only; without depth, an object keeps its
+    distance (one on a floor moves only across the view, along the floor). Then the silhouette IoU scores the rotation, not where contact alone put the object
     (a hand touches a table's edge, not its middle).
 
     Args:
@@ -318,6 +318,10 @@ def centre_on_mask(
             first = torch.linalg.cross(normal, normal.new_tensor([1.0, 0.0, 0.0]))
         first = first / first.norm()
         basis = torch.stack((first, torch.linalg.cross(normal, first)), 1)  # (3, 2)
+        if known is None:
+            # Without depth, only across the view: how far along the floor the object stands
+            # would follow from the floor's height under it, which the feet give too roughly.
+            basis = basis[:, :1]
     elif known is not None:
         basis = torch.eye(3, dtype=points.dtype, device=points.device)
     else:  # in the image plane, at the same distance

@@ -249,11 +249,18 @@ def test_centring_keeps_an_object_on_its_floor_and_ignores_what_the_person_hides
     mask = inputs.object_mask > 0.5
     hidden = torch.zeros_like(mask)
     hidden[:, 38:] = True  # a person in front of the object's right third
-    moved = centre_on_mask(
-        rotation, start, points, inputs.object_faces, K, mask & ~hidden, hidden, floor=floor
-    )
+    faces = inputs.object_faces
+    depth = rasterize((points @ rotation[0].T + truth)[None], faces, K, SIZE).depth[0]
+    moved = centre_on_mask(rotation, start, points, faces, K, mask & ~hidden, hidden, depth, floor)
     assert heights(rotation, moved, points, floor).min() == pytest.approx(0.0, abs=1e-4)
     assert torch.allclose(moved, truth, atol=0.05)
+    # Without depth it only moves across the view, along the floor: not nearer or farther.
+    across = centre_on_mask(rotation, start, points, faces, K, mask & ~hidden, hidden, None, floor)
+    assert heights(rotation, across, points, floor).min() == pytest.approx(0.0, abs=1e-4)
+    along = torch.linalg.cross(floor[:3], torch.tensor([0.0, 0.0, 1.0]))
+    depthwise = torch.linalg.cross(floor[:3], along / along.norm())
+    assert float((across - start)[0] @ depthwise) == pytest.approx(0.0, abs=1e-5)
+    assert abs(float((across - truth)[0] @ along)) < abs(float((start - truth)[0] @ along)) / 2
 
 
 def test_a_prior_places_the_object_where_the_mask_shows_it_not_on_the_hands():
