@@ -283,8 +283,9 @@ def centre_on_mask(
     lands on the visible mask's centroid and, with a depth map, so its median rendered depth there
     matches the map's: a least-squares step in metres (pixel offsets times depth over focal
     length). An object on a floor moves along the floor only; without depth, an object keeps its
-    distance (one on a floor moves only across the view, along the floor). Then the silhouette IoU scores the rotation, not where contact alone put the object
-    (a hand touches a table's edge, not its middle).
+    distance (one on a floor moves only across the view, along the floor). Then the silhouette
+    IoU scores the rotation, not where contact alone put the object (a hand touches a table's
+    edge, not its middle).
 
     Args:
         rotations: (K, 3, 3) object rotations.
