@@ -233,6 +233,12 @@ def test_centring_moves_a_hypothesis_onto_its_mask_and_depth(with_depth):
     expected = translation + torch.tensor([0.0, 0.0, 0.3]) if with_depth else None
     if with_depth:
         assert torch.allclose(moved[0], expected, atol=0.03)
+        # A hypothesis already on its mask and at its depth stays there.
+        truth = translation[None]
+        exact = fragments.depth[0]
+        assert torch.equal(
+            centre_on_mask(rotation[None], truth, vertices, faces, K, mask, depth=exact), truth
+        )
     else:
         assert float(moved[0, 2]) == pytest.approx(float(start[2]))
         posed = vertices @ rotation.T + moved[0]
