@@ -243,10 +243,10 @@ class FitConfig:
             configured focal length or field of view, none in EXIF) and there is a depth map,
             the body initialization is moved to the map's distance and the focal length scaled
             to match (`hoifit.fit_inputs.focal_from_depth`); the camera goes to camera.json. Off
-            by default: on the 18 photo-protocol scenes it halved the absolute translation and
-            floor-gap errors (75 -> 33 cm, 22 -> 11 cm) but the median object rotation error
-            rose from 22 to 37 degrees (seven scenes worse, three better; not from chance: a
-            perturbed rerun gave the same), for a reason not yet found.
+            by default: on the 18 photo-protocol scenes it halved the absolute translation
+            error and cut the floor gap (67 -> 35 cm, 15 -> 10 cm) but the median object
+            rotation error rose from 14 to 32 degrees (six scenes turned), for a reason not yet
+            found.
         object_points: object surface points used for the object-in-body penetration term.
         init: object initialization.
         body_init: body initialization, for samples without one.
