@@ -371,6 +371,9 @@ def centre_on_mask(
 def _contact_sets(inputs: FitInputs, body_vertices: Tensor, threshold: float):
     """Body and object contact points and weights for the alignment, or None.
 
+    Contact is where the probability reaches `threshold`; for the category's prior, at most its
+    largest body probability (its likeliest parts are its contact).
+
     Returns:
         (body_points (P, 3) camera frame, object_points (P, 3) object frame, weights (P,),
         paired: bool) or None when there is no contact to align.
@@ -516,12 +519,9 @@ def initialize_object(
             else torch.zeros(count, dtype=dtype, device=device)
         )
         groups.append((rotations, centred, residual))
-    if groups:
-        rotations, translations, residual = (
-            torch.cat(group) for group in zip(*groups, strict=True)
-        )
-    else:
-        residual = torch.zeros(count, dtype=dtype, device=device)
+    if not groups:  # no contact and no mask: where the start put them
+        groups.append((rotations, translations, torch.zeros(count, dtype=dtype, device=device)))
+    rotations, translations, residual = (torch.cat(group) for group in zip(*groups, strict=True))
 
     size_m = max(extent * scale, 1e-6)
     score = -residual / size_m
