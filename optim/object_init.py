@@ -441,13 +441,16 @@ def initialize_object(
     # Depth and centre: the mask centroid at the depth map's median inside the mask, else at the
     # depth of the contact vertices, else of the body.
     mask = inputs.object_mask
+    # The object's pixels, and the person's, who may hide part of it.
+    target = None if mask is None else mask > 0.5
+    hidden = None if inputs.person_mask is None else inputs.person_mask > 0.5
     centroid = None
     if mask is not None:
         centroid, defined = mask_centroid(mask)
         centroid = centroid if defined else None
     depth = None
     if mask is not None and inputs.depth is not None:
-        inside = (mask > 0.5) & (inputs.depth > 0)
+        inside = target & (inputs.depth > 0)
         if inside.any():
             depth = inputs.depth[inside].median()
     if depth is None:
@@ -468,9 +471,9 @@ def initialize_object(
     # Scale: the mask's larger side at that depth, within two log-std of the category's size.
     size, log_std = typical_size(inputs.category)
     scale = size / extent
-    if mask is not None and (mask > 0.5).any():
-        rows = (mask > 0.5).any(1).nonzero()
-        cols = (mask > 0.5).any(0).nonzero()
+    if mask is not None and target.any():
+        rows = target.any(1).nonzero()
+        cols = target.any(0).nonzero()
         pixels = max(int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1)
         seen = pixels * float(depth) / float(K[0, 0])
         low, high = size * math.exp(-2 * log_std), size * math.exp(2 * log_std)
@@ -491,6 +494,7 @@ def initialize_object(
     translations = center[None] - scale * (rotations @ mesh_center)
     if floor is not None:
         translations = rest_on_floor(rotations, translations, scale * mesh, floor)
+    no_residual = torch.zeros(count, dtype=dtype, device=device)
     groups = []
     if contact is not None:
         # Both the hypotheses only moved onto the contact and their ICP-refined versions compete:
@@ -501,26 +505,25 @@ def initialize_object(
     if mask is not None and (contact is None or not contact[3]):
         # And the hypotheses where the image shows the object: contact that does not say which
         # object point touches which body point (a prior's hands on a table) cannot place it.
-        hidden = None if inputs.person_mask is None else inputs.person_mask > 0.5
         centred = centre_on_mask(
             rotations,
             translations,
             scale * mesh,
             inputs.object_faces,
             K,
-            mask > 0.5,
+            target,
             hidden,
             inputs.depth,
             floor,
         )
         residual = (
-            _contact_residual(rotations, centred, scale, contact)
-            if contact is not None
-            else torch.zeros(count, dtype=dtype, device=device)
+            no_residual
+            if contact is None
+            else _contact_residual(rotations, centred, scale, contact)
         )
         groups.append((rotations, centred, residual))
     if not groups:  # no contact and no mask: where the start put them
-        groups.append((rotations, translations, torch.zeros(count, dtype=dtype, device=device)))
+        groups.append((rotations, translations, no_residual))
     rotations, translations, residual = (torch.cat(group) for group in zip(*groups, strict=True))
 
     size_m = max(extent * scale, 1e-6)
@@ -529,16 +532,15 @@ def initialize_object(
         posed = scale * mesh[None] @ rotations.transpose(1, 2) + translations[:, None]
         fragments = rasterize(posed, inputs.object_faces, K, inputs.image_size)
         silhouettes = fragments.mask.to(dtype)
-        target = mask > 0.5
         valid = torch.ones_like(target)
-        if inputs.person_mask is not None:
+        if hidden is not None:
             # The person may hide part of the object: those pixels do not count against it.
-            valid = occlusion_valid_mask(target, inputs.person_mask > 0.5)
+            valid = occlusion_valid_mask(target, hidden)
         inter = (silhouettes * target).flatten(1).sum(1)
         union = ((silhouettes + target - silhouettes * target) * valid).flatten(1).sum(1)
         score = score + inter / union.clamp_min(1)
         if inputs.depth is not None and config.depth_weight > 0:
-            seen = target if inputs.person_mask is None else target & (inputs.person_mask <= 0.5)
+            seen = target if hidden is None else target & ~hidden
             error = relief_error(fragments.depth, inputs.depth, seen)
             score = score - config.depth_weight * error / size_m
     up = inputs.floor[:3] if inputs.floor is not None else rotations.new_tensor(CAMERA_UP)
