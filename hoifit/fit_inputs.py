@@ -11,7 +11,7 @@ from optim.config import FitConfig
 from optim.floor import CAMERA_UP, body_up, estimate_floor
 from optim.inputs import FitInputs
 from optim.losses import inner_pixels
-from optim.size_priors import is_ground_standing
+from optim.size_priors import is_ground_standing, typical_size
 from reconstruction.body_models import BodyModel, BodyParams
 from reconstruction.camera import Camera
 from reconstruction.errors import HoifitError
@@ -93,10 +93,12 @@ def prepare_fit_inputs(
     if sample.keypoints_2d is not None:
         keypoints = scale_keypoints(sample.keypoints_2d, scale, device)
 
+    depth_scale = 1.0
     if depth is not None and config.depth_to_body and sample.person_mask is not None:
-        depth = _depth_to_body(
+        depth_scale = _depth_scale_to_body(
             depth, init_body, body_model.faces, camera.K(device=device), mask(sample.person_mask)
         )
+        depth = depth * depth_scale
 
     exclude = None
     for m in (sample.person_mask, sample.object_mask):
@@ -175,6 +177,10 @@ def prepare_fit_inputs(
         body_contact, object_contact = _contact_prior(body_model, mesh.vertices, category, standing)
         if body_contact is not None:
             body_contact = _drop_limbs_away_from_object(body_contact, body_model, sample)
+            if sample.depth is not None and sample.object_mask is not None:
+                body_contact = _drop_limbs_far_in_depth(
+                    body_contact, body_model, init_body, sample, depth_scale, category
+                )
         contact_is_prior = body_contact is not None
         if contact_is_prior and not standing:
             front = seat_front(mesh.vertices, category)
@@ -270,24 +276,24 @@ def body_depth_ratio(
         return float((rendered[compared] / depth[compared]).median())
 
 
-def _depth_to_body(
+def _depth_scale_to_body(
     depth: torch.Tensor,
     body_vertices: torch.Tensor,
     faces: torch.Tensor,
     K: torch.Tensor,
     person_mask: torch.Tensor,
-) -> torch.Tensor:
-    """The depth map scaled by `body_depth_ratio` to agree with the body's own depth.
+) -> float:
+    """The factor that scales the depth map to agree with the body's own depth.
 
-    This leaves the object's depth relative to the body right up to the map's shift over its
-    distance. The map is returned as it is when too few pixels compare or the scale is within
-    `METRIC_DEPTH_TOLERANCE` of 1. Arguments as for `body_depth_ratio`.
+    `body_depth_ratio`, or 1 when too few pixels compare or the ratio is within
+    `METRIC_DEPTH_TOLERANCE` of 1. The scaled map leaves the object's depth relative to the body
+    right up to the map's shift over its distance. Arguments as for `body_depth_ratio`.
     """
     scale = body_depth_ratio(depth, body_vertices, faces, K, person_mask)
     if scale is None or abs(scale - 1) <= METRIC_DEPTH_TOLERANCE:
-        return depth
+        return 1.0
     log.info("depth: scaled by %.3f to agree with the body", scale)
-    return depth * scale
+    return scale
 
 
 FOCAL_SCALE_RANGE = (0.5, 2.0)
@@ -434,6 +440,78 @@ def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sampl
         if prior[vertices].any() and rest.any():
             prior = rest
             log.info("contact prior: the %s %s is away from the object", side, limb)
+    return prior
+
+
+NEAR_IN_DEPTH, FAR_IN_DEPTH = 0.25, 0.3
+"""Metres from a hand (foot) of the initial body to the object's surface as the depth map shows
+it: at most NEAR_IN_DEPTH it may touch the object, at least FAR_IN_DEPTH it does not. A
+monocular map blurs a small object's depth towards what lies behind it: on the photo protocol
+the hand holding a cup was 0.18 m from the cup's surface so read, the other hand, hanging behind
+the back but beside the cup in the image, 0.32 m; the hand on a small box 0 m, the other 0.39 m;
+hands on a box, a ball or a table held or leant on with both were within 0.07 m."""
+MIN_OBJECT_DEPTH_PIXELS = 10
+"""Object pixels with depth, one in from the mask's edge, needed to place the object."""
+MAX_OBJECT_DEPTH_POINTS = 4096
+"""The object's surface is that many of those pixels at most, evenly spaced."""
+
+
+def _drop_limbs_far_in_depth(
+    prior: np.ndarray,
+    body_model: BodyModel,
+    body_vertices: torch.Tensor,
+    sample: Sample,
+    depth_scale: float,
+    category: str | None,
+) -> np.ndarray:
+    """`_drop_limbs_away_from_object` in depth: which hand (foot) reaches the object in 3D.
+
+    In the image both wrists can lie by a cup held in front of the belly while one arm hangs
+    behind the back. The depth map places the object's visible surface: its pixels one in from
+    the mask's edge, read at the photo's resolution (at the fitting's, a small object has
+    none), and only those within the category's typical size of their median depth (a
+    monocular map blurs the edges of a small object into what lies behind it). A side of the
+    prior whose hand (foot) on the initial body is at least `FAR_IN_DEPTH` from that surface
+    leaves the prior, hand and arm (foot and leg), when another is within `NEAR_IN_DEPTH`.
+
+    Args:
+        prior: (V,) body contact prior.
+        body_model: the body model (its `parts`).
+        body_vertices: (V, 3) the initial body, camera frame.
+        sample: the sample, with its depth map, object mask and camera.
+        depth_scale: the factor that makes the map agree with the body
+            (`_depth_scale_to_body`).
+        category: the object's category (`optim.size_priors.typical_size`).
+    """
+    device = body_vertices.device
+    mask = torch.as_tensor(np.asarray(sample.object_mask) > 0.5, device=device)
+    depth = resample_depth(sample.depth, tuple(mask.shape), device) * depth_scale
+    seen = torch.nonzero(inner_pixels(mask) & (depth > 0))  # (N, 2) row, col
+    if len(seen) < MIN_OBJECT_DEPTH_PIXELS:
+        return prior
+    z = depth[seen[:, 0], seen[:, 1]]
+    seen = seen[(z - z.median()).abs() <= typical_size(category)[0]]
+    seen = seen[:: -(-len(seen) // MAX_OBJECT_DEPTH_POINTS)]
+    K = sample.camera.K(device=device)
+    z = depth[seen[:, 0], seen[:, 1]]
+    x = (seen[:, 1] - K[0, 2]) / K[0, 0] * z
+    y = (seen[:, 0] - K[1, 2]) / K[1, 1] * z
+    surface = torch.stack((x, y, z), 1)
+    distance = {}
+    for limb, (sides, parts) in LIMB_KEYPOINTS.items():
+        for side in sides:
+            vertices = body_model.parts.get(f"{side}_{parts[0]}")
+            if vertices is not None and prior[vertices.cpu().numpy()].any():
+                points = body_vertices[vertices].to(surface)
+                distance[limb, side] = float(torch.cdist(points, surface).min())
+    if not any(gap <= NEAR_IN_DEPTH for gap in distance.values()):
+        return prior
+    prior = prior.copy()
+    for (limb, side), gap in sorted(distance.items()):
+        if gap >= FAR_IN_DEPTH:
+            parts = [body_model.parts.get(f"{side}_{part}") for part in LIMB_KEYPOINTS[limb][1]]
+            prior[np.concatenate([p.cpu().numpy() for p in parts if p is not None])] = 0.0
+            log.info("contact prior: the %s %s is %.2f m from the object in depth", side, limb, gap)
     return prior
 
 

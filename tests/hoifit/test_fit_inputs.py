@@ -119,7 +119,7 @@ def test_standing_is_told_from_the_thighs_and_a_level_floor(anny):
 def test_the_depth_map_is_scaled_to_the_body():
     import trimesh
 
-    from hoifit.fit_inputs import _depth_to_body
+    from hoifit.fit_inputs import _depth_scale_to_body
     from reconstruction.rasterizer import render_depth
 
     sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.5)
@@ -135,16 +135,16 @@ def test_the_depth_map_is_scaled_to_the_body():
     observed[edge] = 8.0
     observed[::7, ::5] = torch.where(truth[::7, ::5] > 0, 9.0, 0)
     observed[0, 0] = 6.0  # background
-    mapped = _depth_to_body(observed, vertices, faces, K, mask)
+    mapped = observed * _depth_scale_to_body(observed, vertices, faces, K, mask)
     good = (truth > 0) & (observed < 8)
     torch.testing.assert_close(mapped[good], truth[good], atol=1e-4, rtol=0)
     assert mapped[0, 0] == 5.0 and (mapped[observed == 0] == 0).all()
     # Too few person pixels to tell: the map stays as it is.
     tiny = torch.zeros_like(mask)
     tiny[30:33, 30:33] = 1
-    assert torch.equal(_depth_to_body(observed, vertices, faces, K, tiny), observed)
+    assert _depth_scale_to_body(observed, vertices, faces, K, tiny) == 1.0
     # A map that already agrees with the body within a few percent is metric: kept.
-    assert torch.equal(_depth_to_body(truth * 1.03, vertices, faces, K, mask), truth * 1.03)
+    assert _depth_scale_to_body(truth * 1.03, vertices, faces, K, mask) == 1.0
 
 
 def test_a_guessed_focal_length_is_scaled_to_put_the_body_at_the_maps_depth(anny):
@@ -178,3 +178,48 @@ def test_a_guessed_focal_length_is_scaled_to_put_the_body_at_the_maps_depth(anny
     # A map that puts the body three times as far is not believed.
     far = replace(sample, depth=3 * depth.numpy())
     assert focal_from_depth(far, anny, params, 128) is None
+
+
+def test_the_depth_map_decides_which_hand_reaches_the_object(anny):
+    from dataclasses import replace
+
+    from hoifit.fit_inputs import _drop_limbs_far_in_depth
+    from reconstruction.camera import project_points
+
+    sample = read_sample(EXAMPLE)
+    with torch.no_grad():
+        body = anny(anny.params_from_npz(sample.body_init.params)).vertices[0]
+    prior = np.zeros(anny.num_vertices, dtype=np.float32)
+    for part in ("left_hand", "right_hand", "left_arm", "right_arm"):
+        prior[anny.parts[part].numpy()] = 0.5
+    height, width = sample.image.shape[:2]
+    K = sample.camera.K()
+
+    def held_at(points, reach):
+        """An object seen at the pixels of `points`, `reach` metres nearer the camera."""
+        mask = np.zeros((height, width), dtype=bool)
+        depth = np.zeros((height, width), dtype=np.float32)
+        depth[0, 0] = 9.0  # the background: a scale applies to all the map
+        for point in points:
+            u, v = project_points(point[None], K)[0].round().long().tolist()
+            mask[v - 4 : v + 5, u - 4 : u + 5] = True
+            depth[v - 4 : v + 5, u - 4 : u + 5] = float(point[2]) - reach
+        return replace(sample, object_mask=mask, depth=depth)
+
+    right = body[anny.parts["right_hand"]].mean(0)
+    left = body[anny.parts["left_hand"]].mean(0)
+    assert (right - left).norm() > 0.4
+    # Seen in front of the right hand: the left hand, 0.5 m away, leaves the prior.
+    kept = _drop_limbs_far_in_depth(prior, anny, body, held_at([right], 0.05), 1.0, "cup")
+    assert kept[anny.parts["left_hand"]].max() == 0 and kept[anny.parts["left_arm"]].max() == 0
+    assert kept[anny.parts["right_hand"]].min() == 0.5
+    # The map's scale moves the object with it: 2x as far, no hand is near, the prior stays.
+    far = _drop_limbs_far_in_depth(prior, anny, body, held_at([right], 0.05), 2.0, "cup")
+    np.testing.assert_array_equal(far, prior)
+    # A box touched by both hands keeps both.
+    both = _drop_limbs_far_in_depth(prior, anny, body, held_at([right, left], 0.0), 1.0, "box")
+    np.testing.assert_array_equal(both, prior)
+    # No depth where the object is: the prior stays.
+    blank = replace(held_at([right], 0.05), depth=np.zeros((height, width), dtype=np.float32))
+    unseen = _drop_limbs_far_in_depth(prior, anny, body, blank, 1.0, "cup")
+    np.testing.assert_array_equal(unseen, prior)
