@@ -296,7 +296,11 @@ class SceneLosses:
             )
         if "contact_unpaired" in active and inputs.body_contact is not None:
             terms["contact_unpaired"] = L.contact_unpaired(
-                body_vertices, inputs.body_contact, object_vertices, inputs.object_contact
+                body_vertices,
+                inputs.body_contact,
+                object_vertices,
+                inputs.object_contact,
+                reach=cfg.prior_contact_reach if inputs.contact_is_prior else None,
             )
         if "coarse_interaction" in active:
             terms["coarse_interaction"] = L.coarse_interaction(body_vertices, object_vertices)

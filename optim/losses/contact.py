@@ -10,11 +10,15 @@ MIN_CONTACT_PROB = 0.05
 """Default threshold of `contact_unpaired`: points at or below it take no part."""
 
 
-def _penalty(difference: Tensor, robust_sigma: float | None) -> Tensor:
-    """Distance (metres) or, with a sigma, Geman-McClure of the squared distance (m^2)."""
-    if robust_sigma is None:
-        return safe_norm(difference)
-    return geman_mcclure((difference * difference).sum(-1), robust_sigma)
+def _penalty(difference: Tensor, robust_sigma: float | None, reach: float | None = None) -> Tensor:
+    """The penalty of each distance d (metres).
+
+    d; with a sigma, Geman-McClure of d^2 (m^2); with a reach, d * reach / (d + reach) (metres).
+    """
+    if robust_sigma is not None:
+        return geman_mcclure((difference * difference).sum(-1), robust_sigma)
+    distance = safe_norm(difference)
+    return distance if reach is None else distance * reach / (distance + reach)
 
 
 def contact_paired(
@@ -53,14 +57,14 @@ def _select(prob: Tensor, batch: int, count: int, min_prob: float) -> tuple[Tens
 
 
 def _directed(
-    sources: Tensor, source_weights: Tensor, targets: Tensor, target_mask, robust_sigma
+    sources: Tensor, source_weights: Tensor, targets: Tensor, target_mask, reach
 ) -> Tensor:
     """(B,) weighted mean over sources of the penalty to their nearest allowed target."""
     if sources.shape[1] == 0 or targets.shape[1] == 0:
         # Still a function of the inputs, so the total loss keeps a graph.
         return sources.sum((1, 2)) * 0 + targets.sum((1, 2)) * 0
     indices, found = nearest_neighbors(sources, targets, target_mask)  # (B, K), (B,)
-    penalty = _penalty(sources - gather_points(targets, indices), robust_sigma)  # (B, K)
+    penalty = _penalty(sources - gather_points(targets, indices), None, reach)  # (B, K)
     return weighted_mean(penalty, source_weights * found[:, None])
 
 
@@ -70,7 +74,7 @@ def contact_unpaired(
     object_points: Tensor,
     object_prob: Tensor | None = None,
     min_prob: float = MIN_CONTACT_PROB,
-    robust_sigma: float | None = None,
+    reach: float | None = None,
 ) -> Tensor:
     """Distance between the body's and the object's contact regions, both ways.
 
@@ -92,12 +96,15 @@ def contact_unpaired(
         object_points: (B, N, 3) posed object points (vertices or surface samples), same frame.
         object_prob: (N,) or (B, N) per-point contact probability, or None.
         min_prob: points with probability at or below this do not participate.
-        robust_sigma: None for distances; else Geman-McClure of the squared distances with this
-            scale in metres (see `contact_paired`).
+        reach: None for distances; else each distance d counts as d * reach / (d + reach):
+            about d when near, never more than `reach` when far, so contact that is only
+            guessed pulls parts that nearly touch together while the image keeps the object
+            where it shows it when the guessed parts lie far apart (its gradient is 1/4 at d =
+            reach, 1/16 at 3 reach).
 
     Returns:
-        (B,) metres (m^2 with robust_sigma): body->object mean distance plus, with
-        `object_prob`, object->body mean distance. 0 for a batch with no body contact vertex
+        (B,) metres: body->object mean distance plus, with `object_prob`, object->body mean
+        distance (each saturated with `reach`). 0 for a batch with no body contact vertex
         (and, for the reverse term, no object contact point).
     """
     batch = body_vertices.shape[0]
@@ -106,15 +113,11 @@ def contact_unpaired(
     )
     body_contact = body_vertices[:, body_keep]  # (B, K, 3)
     if object_prob is None:
-        return _directed(body_contact, body_weights, object_points, None, robust_sigma)
+        return _directed(body_contact, body_weights, object_points, None, reach)
     object_keep, object_weights = _select(
         object_prob.to(object_points), batch, object_points.shape[1], min_prob
     )
     object_contact = object_points[:, object_keep]  # (B, M, 3)
-    forward = _directed(
-        body_contact, body_weights, object_contact, object_weights > 0, robust_sigma
-    )
-    backward = _directed(
-        object_contact, object_weights, body_contact, body_weights > 0, robust_sigma
-    )
+    forward = _directed(body_contact, body_weights, object_contact, object_weights > 0, reach)
+    backward = _directed(object_contact, object_weights, body_contact, body_weights > 0, reach)
     return forward + backward

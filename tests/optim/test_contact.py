@@ -146,3 +146,19 @@ def test_unpaired_pulls_the_contact_regions_together():
     loss.backward()
     torch.testing.assert_close(obj.grad[0, 0], torch.tensor([0.0, 0.0, 2.0]))
     assert (obj.grad[0, 1] == 0).all()
+
+
+def test_unpaired_with_a_reach_saturates_far_gaps_and_keeps_near_ones():
+    body = torch.tensor([[[0.0, 0.0, 0.0]], [[0.0, 0.0, 0.0]]])
+    gaps = torch.tensor([0.02, 0.9])  # a hand nearly on the object, one across the room
+    obj = torch.zeros(2, 1, 3)
+    obj[:, 0, 2] = gaps
+    obj.requires_grad_(True)
+    loss = contact_unpaired(body, torch.ones(1), obj, torch.ones(1), reach=0.3)
+    torch.testing.assert_close(loss, 2 * gaps * 0.3 / (gaps + 0.3))  # both ways
+    assert loss[1] < 2 * 0.3
+    loss.sum().backward()
+    pull = obj.grad[:, 0, 2]
+    assert pull[0] > 0.85 * 2 and pull[1] < 0.1 * 2  # d/dd of 2 d r / (d + r): 2 r^2 / (d + r)^2
+    plain = contact_unpaired(body, torch.ones(1), obj.detach(), torch.ones(1))
+    torch.testing.assert_close(plain, 2 * gaps)

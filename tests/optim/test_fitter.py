@@ -261,6 +261,24 @@ def test_a_contact_prior_leaves_the_body_pose_to_the_image():
     assert _keep_body_pose(body) is body  # a stage without the object is the image's alone
 
 
+def test_a_guessed_contact_pulls_far_parts_less_than_a_given_one(scene):
+    synthetic, inputs = scene
+    contact = torch.zeros(inputs.body_model.num_vertices)
+    contact[inputs.body_model.parts["head"]] = 1.0  # far from the chair's seat
+    state = FitState.create(inputs.body_init, truth_pose(synthetic.truth))
+    body = inputs.body_model(inputs.body_init)
+    weights = {"contact_unpaired": 1.0}
+    given = dataclasses.replace(inputs, body_contact=contact, contact_is_prior=False)
+    guessed = dataclasses.replace(given, contact_is_prior=True)
+    config = FitConfig(prior_contact_reach=0.3)
+    plain = SceneLosses(given, config)(state, weights, body, False)["contact_unpaired"]
+    reached = SceneLosses(guessed, config)(state, weights, body, False)["contact_unpaired"]
+    assert plain.item() > 0.5  # metres, head to seat, both ways
+    assert reached.item() < min(2 * 0.3, plain.item() / 2)
+    unreached = SceneLosses(guessed, FitConfig(prior_contact_reach=None))
+    torch.testing.assert_close(unreached(state, weights, body, False)["contact_unpaired"], plain)
+
+
 def test_an_object_proxy_draws_nearly_the_same_silhouette(scene):
     synthetic, inputs = scene
     state = FitState.create(inputs.body_init, truth_pose(synthetic.truth))
