@@ -484,9 +484,19 @@ def _drop_limbs_far_in_depth(
         category: the object's category (`optim.size_priors.typical_size`).
     """
     device = body_vertices.device
-    mask = torch.as_tensor(np.asarray(sample.object_mask) > 0.5, device=device)
-    depth = resample_depth(sample.depth, tuple(mask.shape), device) * depth_scale
-    seen = torch.nonzero(inner_pixels(mask) & (depth > 0))  # (N, 2) row, col
+    mask = np.asarray(sample.object_mask) > 0.5
+    depth = np.asarray(sample.depth)
+    if depth.shape != mask.shape:
+        depth = resample_depth(depth, mask.shape).numpy()
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if len(rows) == 0:
+        return prior
+    # Only the mask's box (and a pixel round it, for the erosion): a photo has millions.
+    top, left = max(rows[0] - 1, 0), max(cols[0] - 1, 0)
+    box = np.s_[top : rows[-1] + 2, left : cols[-1] + 2]
+    depth = torch.as_tensor(depth[box], dtype=torch.float32, device=device) * depth_scale
+    inner = inner_pixels(torch.as_tensor(mask[box], device=device))
+    seen = torch.nonzero(inner & (depth > 0))  # (N, 2) row, col in the box
     if len(seen) < MIN_OBJECT_DEPTH_PIXELS:
         return prior
     z = depth[seen[:, 0], seen[:, 1]]
@@ -494,8 +504,8 @@ def _drop_limbs_far_in_depth(
     seen = seen[:: -(-len(seen) // MAX_OBJECT_DEPTH_POINTS)]
     K = sample.camera.K(device=device)
     z = depth[seen[:, 0], seen[:, 1]]
-    x = (seen[:, 1] - K[0, 2]) / K[0, 0] * z
-    y = (seen[:, 0] - K[1, 2]) / K[1, 1] * z
+    x = (seen[:, 1] + left - K[0, 2]) / K[0, 0] * z
+    y = (seen[:, 0] + top - K[1, 2]) / K[1, 1] * z
     surface = torch.stack((x, y, z), 1)
     distance = {}
     for limb, (sides, parts) in LIMB_KEYPOINTS.items():
