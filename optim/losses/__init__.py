@@ -10,7 +10,8 @@ Name (weight key) -> function: what it measures [units].
 - `contact_paired` -> `contact_paired`: mean distance of paired body/object contact points
   (PICO's correspondences) [m].
 - `contact_unpaired` -> `contact_unpaired`: probability-weighted distance between the body's and
-  the object's contact regions, both ways [m].
+  the object's contact regions, both ways; saturated at `FitConfig.prior_contact_reach` when the
+  contact is only the category's prior [m].
 - `penetration_body_in_object` -> `penetration_body_in_object`: total depth of the body vertices
   inside the object, from the object's SDF grid [m].
 - `penetration_object_in_body` -> `penetration_object_in_body`: total depth of the object points
