@@ -8,7 +8,7 @@ import torch
 import trimesh
 
 from optim.config import FitConfig
-from optim.floor import CAMERA_UP, body_up, estimate_floor
+from optim.floor import CAMERA_UP, back_project, body_up, estimate_floor
 from optim.inputs import FitInputs
 from optim.losses import inner_pixels
 from optim.size_priors import is_ground_standing, typical_size
@@ -431,9 +431,7 @@ def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sampl
     for limb, side in sorted(far):
         if not near:
             break
-        parts = LIMB_KEYPOINTS[limb][1]
-        parts_of_side = [body_model.parts.get(f"{side}_{part}") for part in parts]
-        vertices = np.concatenate([p.cpu().numpy() for p in parts_of_side if p is not None])
+        vertices = _limb_vertices(body_model, limb, side)
         # Only where something of the prior stays on: a cup's prior has no feet to keep.
         rest = prior.copy()
         rest[vertices] = 0.0
@@ -441,6 +439,12 @@ def _drop_limbs_away_from_object(prior: np.ndarray, body_model: BodyModel, sampl
             prior = rest
             log.info("contact prior: the %s %s is away from the object", side, limb)
     return prior
+
+
+def _limb_vertices(body_model: BodyModel, limb: str, side: str) -> np.ndarray:
+    """Vertex indices of one side's hand and arm, or foot and leg (`LIMB_KEYPOINTS`)."""
+    parts = [body_model.parts.get(f"{side}_{part}") for part in LIMB_KEYPOINTS[limb][1]]
+    return np.concatenate([p.cpu().numpy() for p in parts if p is not None])
 
 
 NEAR_IN_DEPTH, FAR_IN_DEPTH = 0.25, 0.3
@@ -503,10 +507,8 @@ def _drop_limbs_far_in_depth(
     seen = seen[(z - z.median()).abs() <= typical_size(category)[0]]
     seen = seen[:: -(-len(seen) // MAX_OBJECT_DEPTH_POINTS)]
     K = sample.camera.K(device=device)
-    z = depth[seen[:, 0], seen[:, 1]]
-    x = (seen[:, 1] + left - K[0, 2]) / K[0, 0] * z
-    y = (seen[:, 0] + top - K[1, 2]) / K[1, 1] * z
-    surface = torch.stack((x, y, z), 1)
+    K[0, 2], K[1, 2] = K[0, 2] - left, K[1, 2] - top  # the box's pixels
+    surface = back_project(depth, K)[seen[:, 0], seen[:, 1]]  # (N, 3)
     distance = {}
     for limb, (sides, parts) in LIMB_KEYPOINTS.items():
         for side in sides:
@@ -519,8 +521,7 @@ def _drop_limbs_far_in_depth(
     prior = prior.copy()
     for (limb, side), gap in sorted(distance.items()):
         if gap >= FAR_IN_DEPTH:
-            parts = [body_model.parts.get(f"{side}_{part}") for part in LIMB_KEYPOINTS[limb][1]]
-            prior[np.concatenate([p.cpu().numpy() for p in parts if p is not None])] = 0.0
+            prior[_limb_vertices(body_model, limb, side)] = 0.0
             log.info("contact prior: the %s %s is %.2f m from the object in depth", side, limb, gap)
     return prior
 
