@@ -8,7 +8,7 @@ import torch
 import trimesh
 
 from optim.config import FitConfig
-from optim.floor import CAMERA_UP, back_project, body_up, estimate_floor
+from optim.floor import CAMERA_UP, back_project, body_up, estimate_floor, lies, pose_up
 from optim.inputs import FitInputs
 from optim.losses import inner_pixels
 from optim.size_priors import is_ground_standing, typical_size
@@ -19,6 +19,7 @@ from reconstruction.interaction_library import (
     contact_prior,
     is_support,
     object_contact_prior,
+    pose_library,
     seat_front,
 )
 from reconstruction.rasterizer import render_depth
@@ -42,9 +43,10 @@ def prepare_fit_inputs(
 
     The object mesh is taken as it is in the sample (y-up metres once the pipeline has
     normalized it). The depth map is first scaled to agree with the initial body
-    (`FitConfig.depth_to_body`). The floor is that of the initial body's feet, refined from the
-    depth map outside the person and object masks where there is one
-    (`optim.floor.estimate_floor`).
+    (`FitConfig.depth_to_body`). The floor is that of the initial body's feet, normal to the
+    world's up of the interaction pose library's pose nearest to the body
+    (`optim.floor.pose_up`), refined from the depth map outside the person and object masks
+    where there is one (`optim.floor.estimate_floor`).
 
     Args:
         sample: the sample, complete.
@@ -104,13 +106,17 @@ def prepare_fit_inputs(
     for m in (sample.person_mask, sample.object_mask):
         if m is not None:
             exclude = (mask(m) > 0) if exclude is None else exclude | (mask(m) > 0)
+    with torch.no_grad():
+        library = pose_library(body_model)
+        up = pose_up(init_body, body_model(library.params(body_model)).vertices)
     floor = estimate_floor(
         init_body,
-        body_up(body_init.to_matrices().global_orient[0]),
+        up,
         body_model.parts.get("feet"),
         depth,
         camera.K(device=device, dtype=dtype),
         exclude,
+        lying=lies(body_up(body_init.to_matrices().global_orient[0]), up),
     )
     category = category or sample.object_category
     log.info(

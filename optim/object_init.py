@@ -28,7 +28,7 @@ from optim.size_priors import typical_size
 from reconstruction.interaction_library import canonical_category
 from reconstruction.object_model import ObjectPose
 from reconstruction.rasterizer import rasterize
-from reconstruction.rotations import axis_angle_to_matrix, matrix_to_rotation_6d
+from reconstruction.rotations import axis_angle_to_matrix, kabsch, matrix_to_rotation_6d
 from reconstruction.symmetry import CATEGORY_SYMMETRY, pairwise_cosines
 
 MODEL_TO_CAMERA = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
@@ -195,25 +195,6 @@ def yaw_alignment(source: Tensor, target: Tensor, weights: Tensor, axis: Tensor)
     target_perp = target - (target @ axis)[..., None] * axis
     cos = (w * source_perp * target_perp).sum((1, 2))  # (K,)
     return axis_angle_to_matrix(axis * torch.atan2(sin, cos)[:, None])
-
-
-def kabsch(source: Tensor, target: Tensor, weights: Tensor) -> Tensor:
-    """Best rotations taking centred `source` onto centred `target` (batched, no reflection).
-
-    Args:
-        source: (K, P, 3) centred points.
-        target: (K, P, 3) centred points.
-        weights: (P,) non-negative.
-
-    Returns:
-        (K, 3, 3) rotations R minimizing sum_p w_p |R s_p - t_p|^2.
-    """
-    cov = (target * weights[None, :, None]).transpose(1, 2) @ source  # (K, 3, 3)
-    u, _, vh = torch.linalg.svd(cov)
-    sign = torch.sign(torch.linalg.det(u @ vh))
-    fix = torch.ones_like(cov[:, 0])
-    fix[:, 2] = torch.where(sign == 0, torch.ones_like(sign), sign)
-    return u @ torch.diag_embed(fix) @ vh
 
 
 MIN_RELIEF_PIXELS = 20

@@ -1,8 +1,8 @@
-"""Rotation conversions: axis-angle, 3x3 matrices and the continuous 6D representation.
+"""Rotations: axis-angle, 3x3 matrices, the continuous 6D representation, and point alignment.
 
 The 6D representation (Zhou et al., CVPR 2019) is the first two columns of the rotation matrix;
 it is what the optimizer updates, because it has no singularities. Stored rotations are
-axis-angle or matrices.
+axis-angle or matrices. The best rotation between two point sets is `kabsch`.
 """
 
 import torch
@@ -134,3 +134,22 @@ def quaternion_to_axis_angle(quaternion: Tensor) -> Tensor:
     # angle / sin(angle/2) -> 2 as the angle goes to zero.
     scale = torch.where(small, 2 / w.clamp_min(1e-12), angle / sin_half.clamp_min(1e-12))
     return xyz * scale
+
+
+def kabsch(source: Tensor, target: Tensor, weights: Tensor) -> Tensor:
+    """Best rotations taking centred `source` onto centred `target` (batched, no reflection).
+
+    Args:
+        source: (K, P, 3) centred points.
+        target: (K, P, 3) centred points.
+        weights: (P,) non-negative.
+
+    Returns:
+        (K, 3, 3) rotations R minimizing sum_p w_p |R s_p - t_p|^2.
+    """
+    cov = (target * weights[None, :, None]).transpose(1, 2) @ source  # (K, 3, 3)
+    u, _, vh = torch.linalg.svd(cov)
+    sign = torch.sign(torch.linalg.det(u @ vh))
+    fix = torch.ones_like(cov[:, 0])
+    fix[:, 2] = torch.where(sign == 0, torch.ones_like(sign), sign)
+    return u @ torch.diag_embed(fix) @ vh

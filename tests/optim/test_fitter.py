@@ -12,11 +12,11 @@ from hoifit.fit_inputs import prepare_fit_inputs
 from optim import fitter as fitter_module
 from optim.config import FitConfig, ObjectInitConfig, StageConfig
 from optim.fitter import SceneLosses, contact_joint_indices, fit, run_stage
-from optim.object_init import initialize_object, kabsch
+from optim.object_init import initialize_object
 from optim.state import FitState
 from reconstruction.evaluation import rotation_error_deg, translation_error_cm
 from reconstruction.object_model import ObjectPose
-from reconstruction.rotations import axis_angle_to_matrix
+from reconstruction.rotations import axis_angle_to_matrix, kabsch
 from reconstruction.synthetic import make_scene
 
 OBJECT_VARIABLES = ["object_rotation", "object_translation", "object_scale"]

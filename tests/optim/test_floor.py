@@ -5,8 +5,17 @@ import math
 import pytest
 import torch
 
-from optim.floor import back_project, body_up, estimate_floor, fit_plane, floor_from_feet
-from reconstruction.rotations import axis_angle_to_matrix
+from optim.floor import (
+    CAMERA_UP,
+    back_project,
+    body_up,
+    estimate_floor,
+    fit_plane,
+    floor_from_feet,
+    lies,
+    pose_up,
+)
+from reconstruction.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
 K = torch.tensor([[100.0, 0.0, 63.5], [0.0, 100.0, 47.5], [0.0, 0.0, 1.0]])
 SIZE = (96, 128)
@@ -49,12 +58,35 @@ def test_floor_from_feet_passes_under_the_lowest_foot_vertex():
     )
 
 
-def test_a_lying_body_gives_a_level_floor_of_unknown_height():
-    lying = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # up along +z
-    estimate = estimate_floor(torch.randn(50, 3), body_up(lying))
-    assert estimate.source == "camera"
-    assert torch.equal(estimate.plane[:3], torch.tensor([0.0, -1.0, 0.0]))
+def test_a_lying_body_gives_a_floor_normal_to_its_up_of_unknown_height():
+    lying = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # root along +z
+    up = tilted_plane(20.0)[:3]
+    assert lies(body_up(lying), up) and not lies(up, up)
+    estimate = estimate_floor(torch.randn(50, 3), up, lying=True)
+    assert estimate.source == "lying"
+    assert torch.allclose(estimate.plane[:3], up)
     assert torch.isnan(estimate.plane[3])
+
+
+def test_pose_up_is_the_vertical_of_the_nearest_canonical_pose(anny):
+    from reconstruction.interaction_library import pose_library
+
+    library = pose_library(anny)
+    with torch.no_grad():
+        poses = anny(library.params(anny)).vertices
+    # A lying body seen by a camera pitched down 20 degrees: its root axis is no vertical.
+    lying = library.index("lying_on_back")
+    params = library.params(anny)._map(lambda t: t[lying : lying + 1])
+    view = axis_angle_to_matrix(torch.tensor([math.pi + math.radians(20.0), 0.0, 0.0]))
+    view = view @ axis_angle_to_matrix(torch.tensor([0.0, 0.7, 0.0]))  # turned, pitched down
+    orient = view @ axis_angle_to_matrix(params.global_orient[0])
+    params.global_orient = matrix_to_axis_angle(orient)[None]
+    params.transl = torch.tensor([[0.1, 0.4, 3.0]])
+    with torch.no_grad():
+        vertices = anny(params).vertices[0]
+    up = pose_up(vertices, poses)
+    assert angle_deg(up, view[:, 1]) < 1e-3
+    assert lies(body_up(params.to_matrices().global_orient[0]), up)
 
 
 def test_body_up_is_the_second_column():
@@ -163,12 +195,12 @@ def test_falls_back_to_the_feet(case):
 
 def test_a_lying_bodys_floor_comes_from_the_lowest_depth_points():
     plane, depth, person, _, _ = noisy_floor_scene()
-    lying = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # up along +z
-    estimate = estimate_floor(torch.randn(50, 3), body_up(lying), None, depth, K, person)
+    up = torch.tensor(CAMERA_UP)
+    estimate = estimate_floor(torch.randn(50, 3), up, None, depth, K, person, lying=True)
     assert estimate.source == "depth" and estimate.inliers > 1000
     assert angle_deg(estimate.plane[:3], plane[:3]) < 0.5
     assert float(estimate.plane[3]) == pytest.approx(float(plane[3]), abs=0.01)
     # Without depth points outside the masks it stays level, of unknown height.
     everything = torch.ones(SIZE, dtype=torch.bool)
-    level = estimate_floor(torch.randn(50, 3), body_up(lying), None, depth, K, everything)
-    assert level.source == "camera" and torch.isnan(level.plane[3])
+    level = estimate_floor(torch.randn(50, 3), up, None, depth, K, everything, lying=True)
+    assert level.source == "lying" and torch.isnan(level.plane[3])

@@ -15,7 +15,6 @@ from optim.object_init import (
     centre_on_mask,
     distinct_best,
     initialize_object,
-    kabsch,
     relief_error,
     rest_on_floor,
     rotation_hypotheses,
@@ -23,7 +22,7 @@ from optim.object_init import (
     yaw_alignment,
 )
 from reconstruction.rasterizer import rasterize
-from reconstruction.rotations import axis_angle_to_matrix
+from reconstruction.rotations import axis_angle_to_matrix, kabsch
 
 K = torch.tensor([[80.0, 0.0, 31.5], [0.0, 80.0, 31.5], [0.0, 0.0, 1.0]])
 SIZE = (64, 64)
