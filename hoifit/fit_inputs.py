@@ -106,9 +106,11 @@ def prepare_fit_inputs(
     for m in (sample.person_mask, sample.object_mask):
         if m is not None:
             exclude = (mask(m) > 0) if exclude is None else exclude | (mask(m) > 0)
+    root_up = body_up(body_init.to_matrices().global_orient[0])
     with torch.no_grad():
         library = pose_library(body_model)
         up = pose_up(init_body, body_model(library.params(body_model)).vertices)
+    up = root_up if up is None else up
     floor = estimate_floor(
         init_body,
         up,
@@ -116,7 +118,7 @@ def prepare_fit_inputs(
         depth,
         camera.K(device=device, dtype=dtype),
         exclude,
-        lying=lies(body_up(body_init.to_matrices().global_orient[0]), up),
+        lying=lies(root_up, up),
     )
     category = category or sample.object_category
     log.info(

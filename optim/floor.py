@@ -69,7 +69,7 @@ def body_up(global_orient: Tensor) -> Tensor:
     return global_orient[:, 1] / global_orient[:, 1].norm()
 
 
-def pose_up(vertices: Tensor, poses: Tensor) -> Tensor:
+def pose_up(vertices: Tensor, poses: Tensor) -> Tensor | None:
     """The world's up as a fitted body shows it: that of the canonical pose nearest to it.
 
     A body fitted to keypoints shares a lean between its root and its spine and legs, so its
@@ -77,7 +77,9 @@ def pose_up(vertices: Tensor, poses: Tensor) -> Tensor:
     photo protocol's 18 scenes, 6.8 degrees median against 5.3 for this); and a lying body's root
     axis is no vertical at all (87 and 91 degrees off, against 5 and 9). Each canonical pose is
     rigidly aligned to the body (`reconstruction.rotations.kabsch`); the world's up is the y
-    axis of the one left nearest, turned by its alignment.
+    axis of the one left nearest, turned by its alignment. Only alignments whose up lies within
+    `MAX_BODY_TILT_DEG` of the camera's up count: a standing pose laid down matches a lying body
+    about as well as the lying pose does, and photos are taken about level.
 
     Args:
         vertices: (V, 3) body vertices, camera frame.
@@ -85,13 +87,18 @@ def pose_up(vertices: Tensor, poses: Tensor) -> Tensor:
             (`reconstruction.interaction_library.pose_library`).
 
     Returns:
-        (3,) unit vector, camera frame.
+        (3,) unit vector, camera frame; None when no alignment's up is near the camera's (a
+        photo taken from far above or below).
     """
     source = poses.to(vertices) - poses.to(vertices).mean(1, keepdim=True)
     target = (vertices - vertices.mean(0)).expand_as(source)
     rotations = kabsch(source, target, vertices.new_ones(vertices.shape[0]))
     residual = ((source @ rotations.transpose(1, 2) - target) ** 2).sum(-1).mean(-1)
-    return rotations[int(residual.argmin()), :, 1]
+    ups = rotations[:, :, 1]  # (N, 3)
+    level = ups @ ups.new_tensor(CAMERA_UP) >= math.cos(math.radians(MAX_BODY_TILT_DEG))
+    if not level.any():
+        return None
+    return ups[int(torch.where(level, residual, math.inf).argmin())]
 
 
 def lies(axis: Tensor, up: Tensor) -> bool:

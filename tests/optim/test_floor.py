@@ -87,6 +87,9 @@ def test_pose_up_is_the_vertical_of_the_nearest_canonical_pose(anny):
     up = pose_up(vertices, poses)
     assert angle_deg(up, view[:, 1]) < 1e-3
     assert lies(body_up(params.to_matrices().global_orient[0]), up)
+    # The standing pose laid down along the body has its up across the camera's: not counted.
+    standing = library.index("standing")
+    assert pose_up(vertices, poses[standing : standing + 1]) is None
 
 
 def test_body_up_is_the_second_column():
