@@ -50,8 +50,8 @@ CAMERA_UP = (0.0, -1.0, 0.0)
 MAX_BODY_TILT_DEG = 45.0
 """A body whose root axis is further than this from the world's up lies (`lies`)."""
 LOWEST_QUANTILE = 0.05
-"""For a lying body, the floor is sought from a level plane through this quantile of the depth
-points' heights (the floor is the lowest wide surface in view)."""
+"""For a lying body, the floor is sought from a plane normal to the world's up through this
+quantile of the depth points' heights (the floor is the lowest wide surface in view)."""
 
 
 def body_up(global_orient: Tensor) -> Tensor:
@@ -73,13 +73,14 @@ def pose_up(vertices: Tensor, poses: Tensor) -> Tensor | None:
     """The world's up as a fitted body shows it: that of the canonical pose nearest to it.
 
     A body fitted to keypoints shares a lean between its root and its spine and legs, so its
-    root's axis (`body_up`) can be off the vertical while the body as a whole is not (on the
-    photo protocol's 18 scenes, 6.8 degrees median against 5.3 for this); and a lying body's root
-    axis is no vertical at all (87 and 91 degrees off, against 5 and 9). Each canonical pose is
-    rigidly aligned to the body (`reconstruction.rotations.kabsch`); the world's up is the y
-    axis of the one left nearest, turned by its alignment. Only alignments whose up lies within
-    `MAX_BODY_TILT_DEG` of the camera's up count: a standing pose laid down matches a lying body
-    about as well as the lying pose does, and photos are taken about level.
+    root's axis (`body_up`) can be off the vertical while the body as a whole is not (the initial
+    bodies of the photo protocol's 18 scenes, seed 0: 6.8 degrees median against 5.3 for this);
+    and a lying body's root axis is no vertical at all (87 and 91 degrees off, against 5 and 9).
+    Each canonical pose is rigidly aligned to the body (`reconstruction.rotations.kabsch`); the
+    world's up is the y axis of the one left nearest, turned by its alignment. Only alignments
+    whose up lies within `MAX_BODY_TILT_DEG` of the camera's up count: a standing pose laid
+    down matches a lying body about as well as the lying pose does, and photos are taken about
+    level.
 
     Args:
         vertices: (V, 3) body vertices, camera frame.
