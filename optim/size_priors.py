@@ -8,7 +8,8 @@ through `normalize_category`, which also knows synonyms and plurals.
 """
 
 import math
-import re
+
+from reconstruction.category_names import spellings
 
 SIZES: dict[str, tuple[float, float]] = {
     # furniture
@@ -229,8 +230,9 @@ def _lookup(name: str) -> str | None:
 def normalize_category(category: str) -> str | None:
     """The table's name for a category, or None when it is not known.
 
-    Lower-cases, strips, treats '_' and '-' as spaces, ignores spacing ("surf board"), maps
-    synonyms ("sofa" -> "couch") and singularizes a plural ending ("boxes", "knives", "skis").
+    Looks up each of `reconstruction.category_names.spellings` (lower case, '_' and '-' as
+    spaces, singulars of a plural ending such as "boxes", "knives", "skis", then the last word
+    alone), ignoring spacing ("surf board"), and maps synonyms ("sofa" -> "couch").
 
     Args:
         category: a free-form category name.
@@ -238,18 +240,8 @@ def normalize_category(category: str) -> str | None:
     Returns:
         A key of `SIZES`, or None.
     """
-    name = re.sub(r"[\s_\-]+", " ", category.lower()).strip()
-    candidates = [name]
-    if name.endswith("ies"):
-        candidates.append(name[:-3] + "y")
-    if name.endswith("ves"):
-        candidates += [name[:-3] + "fe", name[:-3] + "f"]
-    if name.endswith("es"):
-        candidates.append(name[:-2])
-    if name.endswith("s"):
-        candidates.append(name[:-1])
-    for candidate in candidates:
-        found = _lookup(candidate)
+    for form in spellings(category):
+        found = _lookup(form)
         if found is not None:
             return found
     return None

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from reconstruction.body_models import BodyModel, BodyParams
+from reconstruction.category_names import spellings
 from reconstruction.rotations import matrix_to_axis_angle
 from reconstruction.synthetic.poses import PoseBuilder, reaching_arm, rot, sided
 
@@ -266,21 +267,19 @@ _SYNONYMS = {
 def canonical_category(category: str | None) -> str | None:
     """The tables' name of an object category, or None when the tables do not know it.
 
-    Tries the name as given (lower case, "_" and "-" read as spaces), then a synonym, then the
-    last word ("office chair" -> "chair"), each also without a plural "s".
+    Tries each of `reconstruction.category_names.spellings` (the name as given, its singular,
+    then its last word: "office chair" -> "chair"), each also through a synonym.
 
     Args:
         category: e.g. "Dining_Table", "chairs", "sports ball"; None for unknown.
     """
     if not category:
         return None
-    name = " ".join(category.lower().replace("_", " ").replace("-", " ").split())
     known = CATEGORY_POSES.keys() | CONTACT_PARTS.keys()
-    for candidate in (name, name.rsplit(" ", 1)[-1]):
-        for form in (candidate, candidate[:-1] if candidate.endswith("s") else candidate):
-            form = _SYNONYMS.get(form, form)
-            if form in known:
-                return form
+    for form in spellings(category):
+        form = _SYNONYMS.get(form, form)
+        if form in known:
+            return form
     return None
 
 
