@@ -192,6 +192,10 @@ def prepare_fit_inputs(
         contact_is_prior = body_contact is not None
         if contact_is_prior and not standing:
             front = seat_front(mesh.vertices, category)
+    elif pair_body is None and _seated(body_contact, body_model, config.contact_threshold):
+        # Learned contact on the buttocks, without object points: as with the prior, the
+        # seat's turn is left to the image, and a seated body faces the way the seat does.
+        front = seat_front(mesh.vertices, category)
 
     def tensor(array, kind=dtype):
         return None if array is None else torch.as_tensor(np.asarray(array), device=device).to(kind)
@@ -360,6 +364,14 @@ def focal_from_depth(
     old = sample.camera
     estimated = Camera(old.fx * factor, old.fy * factor, old.cx, old.cy, old.width, old.height)
     return estimated, moved
+
+
+def _seated(body_contact: np.ndarray | None, body_model: BodyModel, threshold: float) -> bool:
+    """Whether a body's contact puts its buttocks on something (a seat, when the object is one)."""
+    buttocks = body_model.parts.get("buttocks")
+    if body_contact is None or buttocks is None or len(buttocks) == 0:
+        return False
+    return bool((np.asarray(body_contact)[buttocks.cpu().numpy()] > threshold).any())
 
 
 UPRIGHT_THIGH_DEG = 35.0

@@ -41,6 +41,22 @@ def test_without_contact_the_category_prior_pulls_the_seat_parts(anny, tmp_path)
     assert off.body_contact is None and off.object_contact is None and not off.contact_is_prior
 
 
+def test_learned_contact_on_the_buttocks_faces_the_body_the_seats_way(anny, tmp_path):
+    folder = shutil.copytree(EXAMPLE, tmp_path / EXAMPLE.name)
+    (folder / "corresponding_contacts.json").unlink()  # body contact alone, as a model gives it
+    sample = read_sample(folder)
+    config = load_config("fast").fit
+    inputs = prepare_fit_inputs(sample, anny, config, torch.device("cpu"), category="chair")
+    assert inputs.num_pairs == 0 and not inputs.contact_is_prior
+    assert inputs.body_contact[anny.parts["buttocks"]].max() > 0.5
+    assert inputs.seat_front is not None
+    # Contact that leaves the buttocks (a hand on the chair) says nothing of a seated body.
+    sample.contact.body_contact[anny.parts["buttocks"].numpy()] = 0.0
+    sample.contact.body_contact[anny.parts["torso"].numpy()] = 0.0
+    hand = prepare_fit_inputs(sample, anny, config, torch.device("cpu"), category="chair")
+    assert hand.seat_front is None
+
+
 def test_the_photo_decides_which_hand_holds_the_object(anny):
     from dataclasses import replace
 
