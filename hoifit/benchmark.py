@@ -31,7 +31,8 @@ def describe_inputs(protocol: str, depth: str) -> str:
             "near-true inputs: body init = truth + noise, true contact (with errors), the exact "
             "mesh, the true camera, depth = truth + noise"
         )
-    depth_text = {"mono": "monocular-like (scale, shift, blurred edges, holes)", "none": "none"}
+    mono = "monocular-like (scale, shift, blurred edges, holes)"
+    depth_text = {"mono": mono, "mono_floor": f"{mono}, floor included", "none": "none"}
     return (
         "photo protocol: no body init, no contact, another mesh instance in its own units and "
         f"up axis, focal length guessed (55 deg FOV), depth {depth_text[depth]}"

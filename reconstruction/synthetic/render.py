@@ -126,12 +126,15 @@ class Rendered:
         object_mask: (H, W) bool, the same for the object.
         depth: (H, W) float32 camera-frame z of the nearest mesh surface, 0 where there is none
             (floor and wall are background, not geometry).
+        floor_depth: (H, W) float32 camera-frame z of the floor where a pixel's ray meets it
+            within `FLOOR_DEPTH_MAX_M`, else 0 (behind the meshes too: `depth` comes first).
     """
 
     image: np.ndarray
     person_mask: np.ndarray
     object_mask: np.ndarray
     depth: np.ndarray
+    floor_depth: np.ndarray
 
 
 def render_scene(
@@ -181,7 +184,7 @@ def render_scene(
     light = np.array([rng.uniform(-0.6, 0.6), -1.0, -rng.uniform(0.3, 0.9)])
     light /= np.linalg.norm(light)
     shade = 0.35 + 0.65 * np.clip(normals @ light, 0.0, 1.0)
-    image = _background(view, floor_y, rng)
+    image, floor_depth = _background(view, floor_y, rng)
     mask = hit.numpy()
     image[mask] = (albedo * shade[..., None])[mask]
     image += rng.normal(0.0, 1.5 / 255, image.shape)
@@ -191,11 +194,23 @@ def render_scene(
         person_mask=pixel_mesh == 0,
         object_mask=pixel_mesh == 1,
         depth=fragments.depth[0].numpy().astype(np.float32),
+        floor_depth=floor_depth,
     )
 
 
-def _background(view: View, floor_y: float, rng: np.random.Generator) -> np.ndarray:
-    """(H, W, 3) float image of a tiled floor fading into a wall with a vertical gradient."""
+FLOOR_DEPTH_MAX_M = 12.0
+"""Metres: farther floor is left out of `Rendered.floor_depth` (it fades into the wall)."""
+
+
+def _background(
+    view: View, floor_y: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A tiled floor fading into a wall with a vertical gradient.
+
+    Returns:
+        The (H, W, 3) float image and the (H, W) float32 camera-frame z of the floor
+        (`Rendered.floor_depth`).
+    """
     camera = view.camera
     u, v = np.meshgrid(np.arange(camera.width), np.arange(camera.height))
     rays = np.stack(
@@ -216,4 +231,6 @@ def _background(view: View, floor_y: float, rng: np.random.Generator) -> np.ndar
     fog = 1 - np.exp(-reach / 10.0)
     ground = floor * (0.94 + 0.12 * tiles)[..., None]
     ground = ground * (1 - fog[..., None]) + image * fog[..., None]
-    return np.where(on_floor[..., None], ground, image)
+    # The camera's rays have z = 1, so the distance along them is the floor's camera-frame z.
+    floor_depth = np.where(on_floor & (reach < FLOOR_DEPTH_MAX_M), reach, 0.0)
+    return np.where(on_floor[..., None], ground, image), floor_depth.astype(np.float32)

@@ -18,8 +18,8 @@ Two protocols say what the fitting is given (`PROTOCOLS`):
   rendered mesh and the true camera. It measures the fitting in the easiest case.
 - "photo": only what a photo and perception give: the noise level's masks and keypoints; no
   body_init.npz (the pipeline fits the body from keypoints and masks); depth as a monocular
-  estimator gives it (`noise.monocular_depth`) or none (`DEPTH_VARIANTS`); no contact.npz and
-  no corresponding_contacts.json; as object.obj another instance of the category
+  estimator gives it (`noise.monocular_depth`), over the floor too, or none (`DEPTH_VARIANTS`);
+  no contact.npz and no corresponding_contacts.json; as object.obj another instance of the category
   (`procedural_objects.random_instance_kwargs`) in centimetres or as a unit-size model, with
   its own up axis and a quarter turn about it, declared in object_frame.json; and no camera.json
   (the pipeline assumes `camera.DEFAULT_FOV_DEG`), while the image was rendered with a field of
@@ -117,8 +117,9 @@ MAX_ATTEMPTS = 30
 PROTOCOLS = ("near_true", "photo")
 """What the fitting is given; see the module docstring."""
 
-DEPTH_VARIANTS = ("mono", "none")
-"""Depth of the photo protocol: monocular-estimator-like, or none."""
+DEPTH_VARIANTS = ("mono", "mono_floor", "none")
+"""Depth of the photo protocol: monocular-estimator-like over the body and the object, the same
+over the floor too (as a real estimator's map covers it), or none."""
 
 PHOTO_FOV_DEG = (40.0, 75.0)
 """Horizontal field of view of the photo protocol's renders, degrees (the fitting guesses 55)."""
@@ -283,6 +284,8 @@ def make_scene(
     )
     noise_rng = np.random.default_rng([seed, index, _NOISE])
     if photo:
+        if depth == "mono_floor":
+            sample.depth = np.where(sample.depth > 0, sample.depth, rendered.floor_depth)
         inputs = _photo_inputs(
             sample, truth, noise_rng, np.random.default_rng([seed, index, _PHOTO]), noise, depth
         )
@@ -367,7 +370,8 @@ def _photo_inputs(
 ) -> dict:
     """Replace the sample's inputs by the photo protocol's (see the module docstring).
 
-    `sample` holds the clean depth, the true camera and the rendered mesh on entry. The delivered
+    `sample` holds the clean depth (with the floor's for "mono_floor"), the true camera and the
+    rendered mesh on entry. The delivered
     mesh and the depth errors come from `photo_rng`, so they do not change with the noise level.
 
     Returns:
@@ -379,7 +383,7 @@ def _photo_inputs(
     mesh, frame, rotation, description = delivered_instance(truth.object_category, photo_rng)
     sample.object_mesh, sample.object_frame = mesh, frame
     truth.delivered_rotation = rotation
-    sample.depth = monocular_depth(sample.depth, photo_rng) if depth == "mono" else None
+    sample.depth = None if depth == "none" else monocular_depth(sample.depth, photo_rng)
     width, height = sample.camera.width, sample.camera.height
     sample.camera = Camera.default(width, height)
     return {

@@ -26,6 +26,7 @@ def test_inputs_line_names_what_the_fitting_was_given():
     photo = describe_inputs("photo", "none")
     assert "no body init" in photo and "no contact" in photo and "depth none" in photo
     assert "monocular" in describe_inputs("photo", "mono")
+    assert "floor included" in describe_inputs("photo", "mono_floor")
 
 
 def test_command_line_passes_the_protocol(monkeypatch, capsys):

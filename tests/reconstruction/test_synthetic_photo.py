@@ -1,6 +1,7 @@
 """The synthetic photo protocol: only what a photo and perception give, and its evaluation."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +96,29 @@ def test_photo_without_depth_writes_no_depth(anny, tmp_path):
     folder = write_scene(tmp_path / scene.sample.name, scene)
     assert scene.sample.depth is None and not (folder / "depth.npz").exists()
     assert scene.truth.summary["inputs"]["depth"] == "none"
+
+
+def test_photo_depth_over_the_floor_shows_the_floor(anny):
+    import torch
+
+    from optim.floor import back_project, fit_plane
+
+    plain = make_scene(0, 4, "low", SIZE, body_model=anny, protocol="photo")
+    scene = make_scene(0, 4, "low", SIZE, body_model=anny, protocol="photo", depth="mono_floor")
+    np.testing.assert_array_equal(scene.sample.person_mask, plain.sample.person_mask)
+    outside = ~(scene.sample.person_mask | scene.sample.object_mask)
+    floor = (scene.sample.depth > 0) & outside
+    assert floor.sum() > 3 * ((plain.sample.depth > 0) & outside).sum()
+    assert scene.truth.summary["inputs"]["depth"] == "mono_floor"
+    # Back-projected with the true camera, those pixels lie on a plane along the true floor's
+    # normal (a global scale keeps a plane's normal; the shift bends it a little).
+    truth = torch.as_tensor(scene.truth.floor_plane)
+    points = back_project(
+        torch.as_tensor(scene.sample.depth).double(), torch.as_tensor(scene.truth.K)
+    )
+    seed = torch.cat((truth[:3], -(points[torch.as_tensor(floor)] @ truth[:3]).median()[None]))
+    plane = fit_plane(points[torch.as_tensor(floor)], seed, 0.5, 0.05)
+    assert math.degrees(math.acos(min(1.0, float(plane[:3] @ truth[:3])))) < 5.0
 
 
 def test_unknown_protocol_or_depth_is_refused(anny):
