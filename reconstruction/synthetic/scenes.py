@@ -371,8 +371,8 @@ def _photo_inputs(
     """Replace the sample's inputs by the photo protocol's (see the module docstring).
 
     `sample` holds the clean depth (with the floor's for "mono_floor"), the true camera and the
-    rendered mesh on entry. The delivered
-    mesh and the depth errors come from `photo_rng`, so they do not change with the noise level.
+    rendered mesh on entry. The delivered mesh and the depth errors come from `photo_rng`, so
+    they do not change with the noise level.
 
     Returns:
         The summary's description of the inputs; `truth.delivered_rotation` is set.
