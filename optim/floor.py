@@ -91,7 +91,8 @@ def pose_up(vertices: Tensor, poses: Tensor) -> Tensor | None:
         (3,) unit vector, camera frame; None when no alignment's up is near the camera's (a
         photo taken from far above or below).
     """
-    source = poses.to(vertices) - poses.to(vertices).mean(1, keepdim=True)
+    poses = poses.to(vertices)
+    source = poses - poses.mean(1, keepdim=True)
     target = (vertices - vertices.mean(0)).expand_as(source)
     rotations = kabsch(source, target, vertices.new_ones(vertices.shape[0]))
     residual = ((source @ rotations.transpose(1, 2) - target) ** 2).sum(-1).mean(-1)
