@@ -102,6 +102,15 @@ def prepare_fit_inputs(
         )
         depth = depth * depth_scale
 
+    category = category or sample.object_category
+    object_mask = mask(sample.object_mask)
+    own = None  # the object's own pixels, not the person's
+    if depth is not None and object_mask is not None:
+        own = object_mask > 0.5
+        if sample.person_mask is not None:
+            own = own & ~(mask(sample.person_mask) > 0.5)
+        depth = _depth_within_reach(depth, own, category)
+
     exclude = None
     for m in (sample.person_mask, sample.object_mask):
         if m is not None:
@@ -120,7 +129,6 @@ def prepare_fit_inputs(
         exclude,
         lying=lies(root_up, up),
     )
-    category = category or sample.object_category
     log.info(
         "floor from the %s: normal %s, the camera %.2f m above it%s",
         floor.source,
@@ -197,6 +205,14 @@ def prepare_fit_inputs(
         # seat's turn is left to the image, and a seated body faces the way the seat does.
         front = seat_front(mesh.vertices, category)
 
+    touched = pair_body  # the body where it may touch the object: all of a prior's parts
+    if body_contact is not None:
+        threshold = 0.0 if contact_is_prior else config.contact_threshold
+        touched = np.flatnonzero(np.asarray(body_contact) > threshold)
+    if own is not None and touched is not None and len(touched):
+        vertices = init_body[torch.as_tensor(touched, device=device)]
+        depth = _depth_off_contact(depth, own, vertices, camera.K(device=device))
+
     def tensor(array, kind=dtype):
         return None if array is None else torch.as_tensor(np.asarray(array), device=device).to(kind)
 
@@ -210,7 +226,7 @@ def prepare_fit_inputs(
         object_points=tensor(points),
         sdf=compute_sdf_grid(mesh).to(device),
         person_mask=mask(sample.person_mask),
-        object_mask=mask(sample.object_mask),
+        object_mask=object_mask,
         depth=depth,
         keypoints_2d=keypoints,
         body_contact=tensor(body_contact),
@@ -467,6 +483,37 @@ def _limb_vertices(body_model: BodyModel, limb: str, side: str) -> np.ndarray:
     return np.concatenate([p.cpu().numpy() for p in parts if p is not None])
 
 
+NEAR_QUANTILE = 0.1
+"""The quantile of an object's depth readings taken as its nearest surface (`near_surface`): not
+the minimum, which a map's noise and a person's blurred-in edge pull nearer."""
+
+
+def near_surface(z: torch.Tensor, size: float) -> torch.Tensor:
+    """Which of an object's depth readings can be its surface: at most `size` beyond its nearest.
+
+    A monocular map blurs a small or thin object's depth towards what lies behind it, which can
+    be metres farther (the floor behind a held bottle): on the photo protocol's maps that cover
+    the floor, a bottle 1.6 m away read 4.8 m in its mask's median. The object's visible surface
+    spans at most its size in depth, from its nearest reading (`NEAR_QUANTILE`) on.
+
+    Args:
+        z: (N,) the depth readings inside the object's mask, all known.
+        size: the object's largest extent, metres (the category's typical size).
+
+    Returns:
+        (N,) bool.
+    """
+    return z <= torch.quantile(z, NEAR_QUANTILE) + size
+
+
+MIN_NEAR_FRACTION = 0.25
+"""An object with fewer of its depth readings than this within its reach (`near_surface`) is not
+resolved by the map: its depth is left out (`_depth_within_reach`). At the fitting's
+resolution, on the photo protocol, a bottle blurred into the floor 3 m behind it kept 0.16 of
+its readings, while a ball at the feet kept 0.51 and its nearest readings were its depth
+within 1 cm."""
+
+
 NEAR_IN_DEPTH, FAR_IN_DEPTH = 0.25, 0.3
 """Metres from a hand (foot) of the initial body to the object's surface as the depth map shows
 it: at most NEAR_IN_DEPTH it may touch the object, at least FAR_IN_DEPTH it does not. A
@@ -493,10 +540,10 @@ def _drop_limbs_far_in_depth(
     In the image both wrists can lie by a cup held in front of the belly while one arm hangs
     behind the back. The depth map places the object's visible surface: its pixels one in from
     the mask's edge, read at the photo's resolution (at the fitting's, a small object has
-    none), and only those within the category's typical size of their median depth (a
-    monocular map blurs the edges of a small object into what lies behind it). A side of the
-    prior whose hand (foot) on the initial body is at least `FAR_IN_DEPTH` from that surface
-    leaves the prior, hand and arm (foot and leg), when another is within `NEAR_IN_DEPTH`.
+    none), and only those that can be its surface (`near_surface`); where nearly all cannot,
+    the map does not place the object and the prior is kept. A side of the prior whose hand
+    (foot) on the initial body is at least `FAR_IN_DEPTH` from that surface leaves the prior,
+    hand and arm (foot and leg), when another is within `NEAR_IN_DEPTH`.
 
     Args:
         prior: (V,) body contact prior.
@@ -523,8 +570,10 @@ def _drop_limbs_far_in_depth(
     seen = torch.nonzero(inner & (depth > 0))  # (N, 2) row, col in the box
     if len(seen) < MIN_OBJECT_DEPTH_PIXELS:
         return prior
-    z = depth[seen[:, 0], seen[:, 1]]
-    seen = seen[(z - z.median()).abs() <= typical_size(category)[0]]
+    near = near_surface(depth[seen[:, 0], seen[:, 1]], typical_size(category)[0])
+    if float(near.float().mean()) < MIN_NEAR_FRACTION:
+        return prior  # the map blurred the object through (`_depth_within_reach`)
+    seen = seen[near]
     seen = seen[:: -(-len(seen) // MAX_OBJECT_DEPTH_POINTS)]
     K = sample.camera.K(device=device)
     K[0, 2], K[1, 2] = K[0, 2] - left, K[1, 2] - top  # the box's pixels
@@ -544,6 +593,64 @@ def _drop_limbs_far_in_depth(
             prior[_limb_vertices(body_model, limb, side)] = 0.0
             log.info("contact prior: the %s %s is %.2f m from the object in depth", side, limb, gap)
     return prior
+
+
+def _depth_within_reach(
+    depth: torch.Tensor, own: torch.Tensor, category: str | None
+) -> torch.Tensor:
+    """The depth map, unknown (0) where the object's pixels read beyond `near_surface`.
+
+    Where nearly all of them do (`MIN_NEAR_FRACTION`), the map blurred the object through, its
+    nearest readings included (a bottle 2.1 m away read 3.2 m at its nearest at the fitting's
+    resolution), and all of its pixels are made unknown: the contact places it instead.
+
+    Args:
+        depth: (H, W) metres, 0 where unknown.
+        own: (H, W) bool, the object's pixels (not the person's).
+        category: the object's category (`optim.size_priors.typical_size`).
+    """
+    inside = own & (depth > 0)
+    if not inside.any():
+        return depth
+    near = near_surface(depth[inside], typical_size(category)[0])
+    if float(near.float().mean()) < MIN_NEAR_FRACTION:
+        log.info("depth: the object's depth reads beyond its reach (blurred through); left out")
+        return torch.where(own, torch.zeros_like(depth), depth)
+    far = torch.zeros_like(inside)
+    far[inside] = ~near
+    return torch.where(far, torch.zeros_like(depth), depth)
+
+
+OBJECT_DEPTH_REACH = 0.3
+"""Metres: the object's surface read from the depth map must come this near one of the body's
+contact vertices, or the object's depth is not used (`_depth_off_contact`)."""
+
+
+def _depth_off_contact(
+    depth: torch.Tensor, object_mask: torch.Tensor, touched: torch.Tensor, K: torch.Tensor
+) -> torch.Tensor:
+    """The depth map, unknown over the object where its surface is out of the body's reach.
+
+    The body touches the object where its contact is. Where no contact vertex of the initial
+    body comes within `OBJECT_DEPTH_REACH` of the object's surface as the map reads it, the
+    object's depth is what the map blurred into a thin object from behind (a bat 3.5 m away
+    read 5.3 m at its nearest): the object is then placed by the contact, not the map.
+
+    Args:
+        depth: (H, W) metres, 0 where unknown.
+        object_mask: (H, W) bool.
+        touched: (N, 3) the initial body's contact vertices, camera frame.
+        K: (3, 3) intrinsics of the depth map's pixels.
+    """
+    seen = object_mask & (depth > 0)
+    if not seen.any():
+        return depth
+    surface = back_project(depth, K.to(depth))[seen]
+    gap = float(torch.cdist(touched.to(surface), surface).min())
+    if gap <= OBJECT_DEPTH_REACH:
+        return depth
+    log.info("depth: the object reads %.2f m from the body's contact; its depth is left out", gap)
+    return torch.where(object_mask, torch.zeros_like(depth), depth)
 
 
 def _to_topology(data, topology, body_model, init, init_vertices, name, values: bool):

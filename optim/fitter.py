@@ -201,6 +201,11 @@ class SceneLosses:
         if inputs.object_mask is not None and inputs.person_mask is not None:
             self.object_valid = L.occlusion_valid_mask(inputs.object_mask, inputs.person_mask)
             self.body_valid = L.occlusion_valid_mask(inputs.person_mask, inputs.object_mask)
+        self.object_depth_pixels = self.person_depth_pixels = None
+        if inputs.object_mask is not None:
+            self.object_depth_pixels = L.depth_pixels(inputs.object_mask > 0.5)
+        if inputs.person_mask is not None:
+            self.person_depth_pixels = L.depth_pixels(inputs.person_mask > 0.5)
         self.object_extent = self.object_proxy = None
         if inputs.object_vertices is not None:
             extent = inputs.object_vertices.max(0).values - inputs.object_vertices.min(0).values
@@ -344,7 +349,7 @@ class SceneLosses:
             obj = rasterize(proxy, proxy_faces, K, size)
             if want_depth and inputs.object_mask is not None:
                 terms["depth"] = L.depth_loss(
-                    obj.depth, obj.mask, inputs.depth, inputs.object_mask > 0.5
+                    obj.depth, obj.mask, inputs.depth, self.object_depth_pixels
                 )
             if want_ordinal:
                 bod = rasterize(*self.body_proxy(body), K, size)
@@ -392,7 +397,7 @@ class SceneLosses:
             if frags is None:
                 frags = rasterize(*self.body_proxy(body), K, size)
             terms["depth"] = L.depth_loss(
-                frags.depth, frags.mask, inputs.depth, inputs.person_mask > 0.5
+                frags.depth, frags.mask, inputs.depth, self.person_depth_pixels
             ).expand(count)
         if {"keypoints_2d", "keypoints_torso"} & active and inputs.keypoints_2d is not None:
             projected = project_points(self.keypoints(body), K)

@@ -21,7 +21,7 @@ Name (weight key) -> function: what it measures [units].
 - `silhouette_object` -> `silhouette_iou_loss`: the same for the object's silhouette and mask, over
   `occlusion_valid_mask(object_mask, person_mask)` [unitless].
 - `depth` -> `depth_loss`: robust difference of rendered and observed depth where both the render
-  and the mask cover a pixel [m].
+  and the mask cover a pixel, one in from the mask's edge (`depth_pixels`) [m].
 - `ordinal_depth` -> `ordinal_depth_loss`: body/object depth order where both renders overlap, as
   the masks show it [m].
 - `keypoints_2d` -> `keypoint_loss`: confidence-weighted robust reprojection error of the 2D
@@ -48,7 +48,7 @@ With a robust sigma, the contact losses are in m^2 (Geman-McClure of squared dis
 from optim.config import LOSS_NAMES
 from optim.losses.closest_point import closest_points_on_mesh, vertex_face_rings
 from optim.losses.contact import contact_paired, contact_unpaired
-from optim.losses.depth import depth_loss, inner_pixels, ordinal_depth_loss
+from optim.losses.depth import depth_loss, depth_pixels, inner_pixels, ordinal_depth_loss
 from optim.losses.interaction import coarse_interaction
 from optim.losses.keypoints import keypoint_loss
 from optim.losses.nearest import nearest_neighbors
@@ -75,6 +75,7 @@ __all__ = [
     "contact_paired",
     "contact_unpaired",
     "depth_loss",
+    "depth_pixels",
     "inner_pixels",
     "ordinal_depth_loss",
     "coarse_interaction",

@@ -31,6 +31,27 @@ def inner_pixels(mask: Tensor) -> Tensor:
     return -F.max_pool2d(-mask.float()[None, None], 3, 1, 1)[0, 0] > 0.5
 
 
+MIN_INNER_PIXELS = 10
+"""Inner pixels (`inner_pixels`) a mask needs for depth to be compared there only; a smaller
+one (a cup a few pixels wide at the fitting's resolution) is compared over all of it."""
+
+
+def depth_pixels(mask: Tensor) -> Tensor:
+    """The pixels of a mask where a mesh's depth is compared with a depth map.
+
+    Those one step in from its edge (`inner_pixels`), which a monocular map blurs into what lies
+    behind them, or all of the mask where fewer than `MIN_INNER_PIXELS` are.
+
+    Args:
+        mask: (H, W) bool.
+
+    Returns:
+        (H, W) bool.
+    """
+    inner = inner_pixels(mask)
+    return inner if int(inner.sum()) >= MIN_INNER_PIXELS else mask
+
+
 def _robust(residual: Tensor, robust: str, delta: float) -> Tensor:
     if robust == "huber":
         # The smooth-L1 form: quadratic below delta, |r| - delta / 2 above, units of r.
@@ -74,7 +95,8 @@ def depth_loss(
             silhouette.
         rendered_mask: (B, H, W) bool or float weights in [0, 1], where the render is defined.
         target_depth: (H, W) or (B, H, W) observed depth (metres, or relative units with
-            scale_shift); non-finite values are ignored.
+            scale_shift); 0 (unknown, a depth map's holes), negative and non-finite values are
+            ignored.
         target_mask: (H, W) or (B, H, W) bool or float, the pixels of the instance in the image.
         robust: "huber" (smooth L1: 0.5 r^2 / delta below delta, |r| - delta / 2 above, units
             of r), "l1" (|r|) or "l2" (r^2, squared units).
@@ -90,7 +112,7 @@ def depth_loss(
     batch = rendered_depth.shape[0]
     target = torch.broadcast_to(target_depth.to(rendered_depth), rendered_depth.shape)
     weights = rendered_mask.to(rendered_depth) * target_mask.to(rendered_depth)
-    weights = torch.where(torch.isfinite(target), weights, 0)
+    weights = torch.where(torch.isfinite(target) & (target > 0), weights, 0)
     # Off the compared pixels the values may be anything (inf, NaN): zero them so that
     # 0 * value stays 0 in the sums and their gradients.
     compared = weights > 0

@@ -239,3 +239,39 @@ def test_the_depth_map_decides_which_hand_reaches_the_object(anny):
     blank = replace(held_at([right], 0.05), depth=np.zeros((height, width), dtype=np.float32))
     unseen = _drop_limbs_far_in_depth(prior, anny, body, blank, 1.0, "cup")
     np.testing.assert_array_equal(unseen, prior)
+
+
+def test_object_depth_out_of_reach_is_left_out(anny):
+    """A monocular map blurs a thin object's depth towards what lies behind it."""
+    from dataclasses import replace
+
+    sample = read_sample(EXAMPLE)
+    config = load_config("fast").fit
+    config.resolution = max(sample.depth.shape)  # the map's own pixels
+    own = (sample.object_mask > 0) & ~(sample.person_mask > 0) & (sample.depth > 0)
+    rows = np.flatnonzero(own.any(1))
+
+    def prepared(depth):
+        inputs = prepare_fit_inputs(
+            replace(sample, depth=depth), anny, config, torch.device("cpu"), category="chair"
+        )
+        return inputs.depth.numpy()
+
+    clean = prepared(sample.depth)
+    assert (clean[own] > 0).all()
+    # The floor blurred into the chair's lowest rows, 3 m behind it: those rows are left out.
+    low = own & (np.arange(own.shape[0])[:, None] > np.quantile(rows, 0.8))
+    blurred = sample.depth.copy()
+    blurred[low] += 3.0
+    trimmed = prepared(blurred)
+    assert (trimmed[low] == 0).all() and (trimmed[own & ~low] > 0).all()
+    person = sample.person_mask > 0
+    np.testing.assert_array_equal(trimmed[person], clean[person])
+    # Blurred through (nearly all of it 3 m farther): none of the chair's depth is used.
+    high = own & (np.arange(own.shape[0])[:, None] > np.quantile(rows, 0.1))
+    through = sample.depth.copy()
+    through[high] += 3.0
+    assert (prepared(through)[own] == 0).all()
+    # All of it 1.5 m behind the body that sits on it: out of the body's reach.
+    behind = np.where(own, sample.depth + 1.5, sample.depth).astype(np.float32)
+    assert (prepared(behind)[own] == 0).all()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from optim.losses import depth_loss, ordinal_depth_loss
+from optim.losses import depth_loss, depth_pixels, inner_pixels, ordinal_depth_loss
 
 
 def scene(batch=1, size=6):
@@ -44,6 +44,27 @@ def test_only_pixels_covered_by_both_masks_count():
     assert loss.item() == 0
     loss.backward()
     assert torch.isfinite(rendered.grad).all()
+
+
+def test_unknown_depth_is_ignored():
+    # A depth map's holes are 0: compared, they would pull the render onto the camera.
+    rendered, mask, target_mask = scene()
+    target = rendered[0].clone() + 0.01
+    holed = target.clone()
+    holed[2:4, 1:5] = 0
+    assert depth_loss(rendered, mask, holed, target_mask).item() == pytest.approx(
+        depth_loss(rendered, mask, target, target_mask).item()
+    )
+
+
+def test_depth_is_compared_inside_the_edges_unless_the_mask_is_small():
+    large = torch.zeros(12, 12, dtype=torch.bool)
+    large[2:10, 3:9] = True
+    inner = depth_pixels(large)
+    assert torch.equal(inner, inner_pixels(large)) and inner.sum() == 6 * 4
+    small = torch.zeros(12, 12, dtype=torch.bool)
+    small[4:7, 4:8] = True  # 2 inner pixels: too few, all 12 are compared
+    assert torch.equal(depth_pixels(small), small)
 
 
 def test_depth_without_overlap_or_with_flat_render_is_finite():
