@@ -95,26 +95,26 @@ def prepare_fit_inputs(
     if sample.keypoints_2d is not None:
         keypoints = scale_keypoints(sample.keypoints_2d, scale, device)
 
+    person_mask, object_mask = mask(sample.person_mask), mask(sample.object_mask)
     depth_scale = 1.0
-    if depth is not None and config.depth_to_body and sample.person_mask is not None:
+    if depth is not None and config.depth_to_body and person_mask is not None:
         depth_scale = _depth_scale_to_body(
-            depth, init_body, body_model.faces, camera.K(device=device), mask(sample.person_mask)
+            depth, init_body, body_model.faces, camera.K(device=device), person_mask
         )
         depth = depth * depth_scale
 
     category = category or sample.object_category
-    object_mask = mask(sample.object_mask)
     own = None  # the object's own pixels, not the person's
     if depth is not None and object_mask is not None:
         own = object_mask > 0.5
-        if sample.person_mask is not None:
-            own = own & ~(mask(sample.person_mask) > 0.5)
+        if person_mask is not None:
+            own = own & ~(person_mask > 0.5)
         depth = _depth_within_reach(depth, own, category)
 
     exclude = None
-    for m in (sample.person_mask, sample.object_mask):
+    for m in (person_mask, object_mask):
         if m is not None:
-            exclude = (mask(m) > 0) if exclude is None else exclude | (mask(m) > 0)
+            exclude = (m > 0) if exclude is None else exclude | (m > 0)
     root_up = body_up(body_init.to_matrices().global_orient[0])
     with torch.no_grad():
         library = pose_library(body_model)
@@ -225,7 +225,7 @@ def prepare_fit_inputs(
         object_faces=tensor(mesh.faces, torch.long),
         object_points=tensor(points),
         sdf=compute_sdf_grid(mesh).to(device),
-        person_mask=mask(sample.person_mask),
+        person_mask=person_mask,
         object_mask=object_mask,
         depth=depth,
         keypoints_2d=keypoints,
