@@ -540,10 +540,12 @@ def _drop_limbs_far_in_depth(
     In the image both wrists can lie by a cup held in front of the belly while one arm hangs
     behind the back. The depth map places the object's visible surface: its pixels one in from
     the mask's edge, read at the photo's resolution (at the fitting's, a small object has
-    none), and only those that can be its surface (`near_surface`); where nearly all cannot,
-    the map does not place the object and the prior is kept. A side of the prior whose hand
-    (foot) on the initial body is at least `FAR_IN_DEPTH` from that surface leaves the prior,
-    hand and arm (foot and leg), when another is within `NEAR_IN_DEPTH`.
+    none), and only those that can be its surface (`near_surface`: a cup held in front of the
+    belly read the holding hand's depth at its nearest, and 0.24 m more at its median). A side
+    of the prior whose hand (foot) on the initial body is at least `FAR_IN_DEPTH` from that
+    surface leaves the prior, hand and arm (foot and leg), when another is within
+    `NEAR_IN_DEPTH`; where the map blurred the object through, no hand is that near and the
+    prior is kept.
 
     Args:
         prior: (V,) body contact prior.
@@ -570,10 +572,7 @@ def _drop_limbs_far_in_depth(
     seen = torch.nonzero(inner & (depth > 0))  # (N, 2) row, col in the box
     if len(seen) < MIN_OBJECT_DEPTH_PIXELS:
         return prior
-    near = near_surface(depth[seen[:, 0], seen[:, 1]], typical_size(category)[0])
-    if float(near.float().mean()) < MIN_NEAR_FRACTION:
-        return prior  # the map blurred the object through (`_depth_within_reach`)
-    seen = seen[near]
+    seen = seen[near_surface(depth[seen[:, 0], seen[:, 1]], typical_size(category)[0])]
     seen = seen[:: -(-len(seen) // MAX_OBJECT_DEPTH_POINTS)]
     K = sample.camera.K(device=device)
     K[0, 2], K[1, 2] = K[0, 2] - left, K[1, 2] - top  # the box's pixels

@@ -235,6 +235,14 @@ def test_the_depth_map_decides_which_hand_reaches_the_object(anny):
     # A box touched by both hands keeps both.
     both = _drop_limbs_far_in_depth(prior, anny, body, held_at([right, left], 0.0), 1.0, "box")
     np.testing.assert_array_equal(both, prior)
+    # Most of the cup blurred 1 m back (what lies behind it): its nearest readings still decide.
+    blurred = held_at([right], 0.05)
+    rows, cols = np.nonzero(blurred.object_mask)
+    far = rows > rows.min() + 1  # all but the top two of its nine rows
+    blurred.depth[rows[far], cols[far]] += 1.0
+    kept = _drop_limbs_far_in_depth(prior, anny, body, blurred, 1.0, "cup")
+    assert kept[anny.parts["left_hand"]].max() == 0
+    assert kept[anny.parts["right_hand"]].min() == 0.5
     # No depth where the object is: the prior stays.
     blank = replace(held_at([right], 0.05), depth=np.zeros((height, width), dtype=np.float32))
     unseen = _drop_limbs_far_in_depth(prior, anny, body, blank, 1.0, "cup")
