@@ -614,10 +614,10 @@ def _depth_within_reach(
     near = near_surface(depth[inside], typical_size(category)[0])
     if float(near.float().mean()) < MIN_NEAR_FRACTION:
         log.info("depth: the object's depth reads beyond its reach (blurred through); left out")
-        return torch.where(own, torch.zeros_like(depth), depth)
-    far = torch.zeros_like(inside)
+        return depth.masked_fill(own, 0)
+    far = inside.clone()
     far[inside] = ~near
-    return torch.where(far, torch.zeros_like(depth), depth)
+    return depth.masked_fill(far, 0)
 
 
 OBJECT_DEPTH_REACH = 0.3
@@ -649,7 +649,7 @@ def _depth_off_contact(
     if gap <= OBJECT_DEPTH_REACH:
         return depth
     log.info("depth: the object reads %.2f m from the body's contact; its depth is left out", gap)
-    return torch.where(object_mask, torch.zeros_like(depth), depth)
+    return depth.masked_fill(object_mask, 0)
 
 
 def _to_topology(data, topology, body_model, init, init_vertices, name, values: bool):
