@@ -16,6 +16,9 @@ from reconstruction.body_models import BodyModel, BodyParams
 from reconstruction.camera import Camera
 from reconstruction.errors import HoifitError
 from reconstruction.interaction_library import (
+    LYING,
+    SEATED,
+    STANDING,
     contact_prior,
     is_support,
     object_contact_prior,
@@ -120,6 +123,7 @@ def prepare_fit_inputs(
         library = pose_library(body_model)
         up = pose_up(init_body, body_model(library.params(body_model)).vertices)
     up = root_up if up is None else up
+    lying = lies(root_up, up)
     floor = estimate_floor(
         init_body,
         up,
@@ -127,7 +131,7 @@ def prepare_fit_inputs(
         depth,
         camera.K(device=device, dtype=dtype),
         exclude,
-        lying=lies(root_up, up),
+        lying=lying,
     )
     log.info(
         "floor from the %s: normal %s, the camera %.2f m above it%s",
@@ -184,13 +188,14 @@ def prepare_fit_inputs(
     contact_is_prior = body_contact is None and pair_body is None and config.contact_prior
     front = None  # the way a seated body faces on its seat, object frame
     if contact_is_prior:
-        # Standing changes the prior of a support only (its seat and back leave it).
-        standing = False
-        if is_support(category):
+        # A support's prior depends on how the body rests on it.
+        posture = LYING if lying else SEATED
+        if is_support(category) and not lying:
             with torch.no_grad():
                 keypoints_3d = body_model.coco17_keypoints(init_output)[0]
-            standing = _standing(keypoints_3d, floor.plane[:3])
-        body_contact, object_contact = _contact_prior(body_model, mesh.vertices, category, standing)
+            if _standing(keypoints_3d, floor.plane[:3]):
+                posture = STANDING
+        body_contact, object_contact = _contact_prior(body_model, mesh.vertices, category, posture)
         if body_contact is not None:
             body_contact = _drop_limbs_away_from_object(body_contact, body_model, sample)
             if sample.depth is not None and sample.object_mask is not None:
@@ -198,7 +203,7 @@ def prepare_fit_inputs(
                     body_contact, body_model, init_body, sample, depth_scale, category
                 )
         contact_is_prior = body_contact is not None
-        if contact_is_prior and not standing:
+        if contact_is_prior and posture == SEATED:
             front = seat_front(mesh.vertices, category)
     elif pair_body is None and _seated(body_contact, body_model, config.contact_threshold):
         # Learned contact on the buttocks, without object points: as with the prior, the
@@ -243,7 +248,7 @@ def prepare_fit_inputs(
 
 
 def _contact_prior(
-    body_model: BodyModel, object_vertices: np.ndarray, category: str | None, standing: bool
+    body_model: BodyModel, object_vertices: np.ndarray, category: str | None, posture: str
 ):
     """The interaction library's contact for an object category, when nothing better is known.
 
@@ -251,13 +256,13 @@ def _contact_prior(
         (V,) body and (Vo,) object contact probabilities; the body's is None when the library
         has nothing for the category, the object's when it has no region for it.
     """
-    body = contact_prior(body_model, category, standing)
+    body = contact_prior(body_model, category, posture)
     if not body.any():
         return None, None
     log.info(
         "no contact map: using the %s contact prior of the interaction library%s",
         category,
-        " for a standing person" if standing else "",
+        "" if posture == SEATED or not is_support(category) else f" for a {posture} person",
     )
     return body, object_contact_prior(np.asarray(object_vertices), category)
 

@@ -364,14 +364,22 @@ def category_pose_weights(category: str | None, library: PoseLibrary) -> np.ndar
     return weights / weights.sum()
 
 
-def contact_prior(model: BodyModel, category: str | None, standing: bool = False) -> np.ndarray:
+STANDING, SEATED, LYING = "standing", "seated", "lying"
+"""How a body rests, as far as a support's contact is concerned (`contact_prior`)."""
+
+
+def contact_prior(model: BodyModel, category: str | None, posture: str = SEATED) -> np.ndarray:
     """Per-vertex probability that the body touches an object of this category.
 
     Args:
         model: the body model (its part segmentation).
         category: the object's category; None for unknown.
-        standing: the body stands (neither sits nor lies): a support (`SUPPORT_CATEGORIES`) is
-            then touched with the hands only, not with the `RESTING_PARTS`.
+        posture: STANDING, SEATED or LYING; changes a support's (`SUPPORT_CATEGORIES`) contact
+            only. A standing body touches a support with its hands only, not with the
+            `RESTING_PARTS`. A lying body touches it with the resting parts its category lists,
+            each as likely as the category's likeliest part, and not with its hands: a table's
+            hands (0.7 against 0.3 for back and buttocks) would otherwise place the table
+            under a lying body's hands.
 
     Returns:
         (V,) float32 in [0, 1]: `CONTACT_PARTS`, the highest where parts overlap; all zero for
@@ -379,11 +387,14 @@ def contact_prior(model: BodyModel, category: str | None, standing: bool = False
     """
     name = canonical_category(category)
     prior = np.zeros(model.num_vertices, dtype=np.float32)
-    parts = model.parts
-    for part, probability in CONTACT_PARTS.get(name, {}).items():
-        if standing and name in SUPPORT_CATEGORIES and part in RESTING_PARTS:
-            continue
-        indices = parts[part].cpu().numpy()
+    parts = CONTACT_PARTS.get(name, {})
+    if name in SUPPORT_CATEGORIES and posture == STANDING:
+        parts = {part: p for part, p in parts.items() if part not in RESTING_PARTS}
+    elif name in SUPPORT_CATEGORIES and posture == LYING:
+        likeliest = max(parts.values())
+        parts = {part: likeliest for part in parts if part in RESTING_PARTS}
+    for part, probability in parts.items():
+        indices = model.parts[part].cpu().numpy()
         prior[indices] = np.maximum(prior[indices], probability)
     return prior
 

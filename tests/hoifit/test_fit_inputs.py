@@ -283,3 +283,28 @@ def test_object_depth_out_of_reach_is_left_out(anny):
     # All of it 1.5 m behind the body that sits on it: out of the body's reach.
     behind = np.where(own, sample.depth + 1.5, sample.depth).astype(np.float32)
     assert (prepared(behind)[own] == 0).all()
+
+
+def test_a_body_lying_on_a_table_rests_its_back_on_it(anny):
+    from dataclasses import replace
+
+    from optim.body_init import facing_hypotheses
+    from reconstruction.interaction_library import pose_library
+    from reconstruction.sample_io.sample import BodyInit
+
+    sample = read_sample(EXAMPLE)
+    library = pose_library(anny)
+    bodies = facing_hypotheses(
+        anny, sample.keypoints_2d, sample.camera, 3.0, 1, library.params(anny)
+    )
+    lying = bodies._map(lambda t: t[library.index("lying_on_back")][None])
+    sample = replace(sample, body_init=BodyInit("anny", anny.to_npz_dict(lying)), contact=None)
+    inputs = prepare_fit_inputs(
+        sample, anny, load_config("fast").fit, torch.device("cpu"), category="table"
+    )
+    contact = inputs.body_contact
+    assert inputs.contact_is_prior and inputs.seat_front is None
+    # Not the hands, the table's likeliest parts for a standing or seated body.
+    assert contact[anny.parts["back"]].min() == contact.max() > 0.5
+    assert contact[anny.parts["buttocks"]].min() == contact.max()
+    assert contact[anny.parts["hands"]].max() == 0

@@ -8,8 +8,10 @@ from reconstruction.interaction_library import (
     CATEGORY_POSES,
     CONTACT_PARTS,
     INTERACTION_POSES,
+    LYING,
     OTHER_POSE_WEIGHT,
     POSE_NAMES,
+    STANDING,
     SUPPORT_PROBABILITY,
     canonical_category,
     category_pose_weights,
@@ -167,13 +169,24 @@ def test_contact_prior_marks_the_parts_that_touch(model):
 def test_a_standing_body_touches_a_support_with_its_hands_only(model):
     parts = {name: idx.numpy() for name, idx in model.parts.items()}
     for category in ("chair", "table", "bench"):
-        standing = contact_prior(model, category, standing=True)
+        standing = contact_prior(model, category, STANDING)
         assert (standing[parts["hands"]] > 0).all(), category
         assert standing[parts["buttocks"]].max() == 0 and standing[parts["back"]].max() == 0
-    # A handheld object's prior does not depend on the body standing.
-    np.testing.assert_array_equal(
-        contact_prior(model, "box", standing=True), contact_prior(model, "box")
-    )
+    # A handheld object's prior does not depend on the body's posture.
+    for posture in (STANDING, LYING):
+        np.testing.assert_array_equal(
+            contact_prior(model, "box", posture), contact_prior(model, "box")
+        )
+
+
+def test_a_lying_body_touches_a_support_with_what_it_lies_on(model):
+    parts = {name: idx.numpy() for name, idx in model.parts.items()}
+    table = contact_prior(model, "table", LYING)
+    # The table's likeliest part (the hands, 0.7) gives way to the back and buttocks.
+    assert (table[parts["back"]] == 0.7).all() and (table[parts["buttocks"]] == 0.7).all()
+    assert table[parts["hands"]].max() == 0 and table[parts["head"]].max() == 0
+    bed = contact_prior(model, "bed", LYING)
+    assert (bed[parts["legs"]] == 0.7).all()
 
 
 @pytest.mark.parametrize("category", ["chair", "stool", "bench", "table"])
