@@ -28,11 +28,13 @@ from reconstruction.evaluation import (
     root_aligned_body_error_cm,
     rotation_error_deg,
     sample_surface,
+    shape_turns,
     similarity_transform,
     stands_on_floor,
     symmetric_rotation_error_deg,
     translation_error_cm,
 )
+from reconstruction.procedural_objects import OBJECTS, box
 
 
 def rot_deg(axis, degrees):
@@ -351,6 +353,29 @@ def test_symmetries_of_the_categories():
 def test_symmetric_rotation_error_known_angles(pred, symmetry, expected):
     assert symmetric_rotation_error_deg(pred, np.eye(3), symmetry) == pytest.approx(
         expected, abs=1e-5
+    )
+
+
+def test_turns_that_leave_the_true_object_itself_are_no_error():
+    square_end = box((0.4, 0.3, 0.3))
+    turns = shape_turns(square_end.vertices, square_end.faces)
+    assert len(turns) == 8 and np.allclose(turns[0], np.eye(3))
+    quarter = rot_deg("x", 90)  # about its length: the square end turns onto itself
+    assert symmetric_rotation_error_deg(quarter, np.eye(3), HALF_TURN, turns) == pytest.approx(0)
+    assert symmetric_rotation_error_deg(quarter, np.eye(3), HALF_TURN) == pytest.approx(90)
+    # Off by 10 degrees from a symmetry: 10 degrees.
+    near = rot_deg("x", 100)
+    assert symmetric_rotation_error_deg(near, np.eye(3), None, turns) == pytest.approx(10)
+    flat = box((0.15, 0.11, 0.09))  # a quarter turn about its length moves it 1 cm
+    assert len(shape_turns(flat.vertices, flat.faces)) == 4
+    assert symmetric_rotation_error_deg(quarter, np.eye(3), HALF_TURN, turns[:1]) == pytest.approx(
+        90
+    )
+    chair = OBJECTS["chair"]()
+    np.testing.assert_allclose(shape_turns(chair.vertices, chair.faces), np.eye(3)[None])
+    # The turn is about the centre of the object's box, wherever its frame's origin is.
+    np.testing.assert_allclose(
+        shape_turns(square_end.vertices + [0.0, 0.15, 0.0], square_end.faces), turns
     )
 
 
