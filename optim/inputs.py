@@ -44,8 +44,8 @@ class FitInputs:
             its hypotheses stand upright on `floor` and the `support` term applies.
         seat_front: (3,) unit direction in the object's frame that a person seated on it faces
             (`reconstruction.interaction_library.seat_front`), when the body sits on a seat
-            with a backrest; None otherwise. The object's hypotheses facing the body's way are
-            preferred.
+            with a backrest or on a bench (either way across it); None otherwise. The object's
+            hypotheses facing the body's way are preferred.
     """
 
     body_model: BodyModel

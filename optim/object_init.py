@@ -29,7 +29,7 @@ from reconstruction.interaction_library import canonical_category
 from reconstruction.object_model import ObjectPose
 from reconstruction.rasterizer import rasterize
 from reconstruction.rotations import axis_angle_to_matrix, kabsch, matrix_to_rotation_6d
-from reconstruction.symmetry import CATEGORY_SYMMETRY, pairwise_cosines
+from reconstruction.symmetry import CATEGORY_SYMMETRY, HALF_TURN, pairwise_cosines
 
 MODEL_TO_CAMERA = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 """An object modelled y-up stands upright in the OpenCV camera frame (y down) after this turn."""
@@ -531,12 +531,15 @@ def initialize_object(
         # same hands), the one standing up.
         score = score + UPRIGHT_PREFERENCE * (rotations[:, :, 1] @ up)
     if inputs.seat_front is not None and facing is not None:
-        # A seated person faces the way the seat does (its backrest behind them); a body facing
-        # mostly up or down (lying) tells nothing.
+        # A seated person faces the way the seat does (its backrest behind them, a bench's
+        # length across them); a body facing mostly up or down (lying) tells nothing.
         facing = facing.to(rotations)
         if _level(facing, up).norm() > MIN_LEVEL_FACING:
             fronts = rotations @ inputs.seat_front.to(rotations)
-            score = score + FACING_PREFERENCE * _level_cosine(fronts, facing, up)
+            cosine = _level_cosine(fronts, facing, up)
+            if CATEGORY_SYMMETRY.get(canonical_category(inputs.category)) == HALF_TURN:
+                cosine = cosine.abs()  # sat on from either side
+            score = score + FACING_PREFERENCE * cosine
     keep = config.keep_with_prior if inputs.contact_is_prior else config.keep
     order = distinct_best(score, rotations, keep, inputs.category)
     log_scale = torch.full((len(order), 1), math.log(scale), dtype=dtype, device=device)

@@ -485,25 +485,32 @@ def _support_top(vertices: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def seat_front(vertices: np.ndarray, category: str | None) -> np.ndarray | None:
-    """The way a sitter faces on a seat with a backrest: from the backrest over the seat.
+    """The way a sitter faces on a seat: from its backrest over the seat, or across a bench.
 
-    The horizontal direction from the backrest's centroid (vertices `BACKREST_CLEARANCE` above
-    the seat's top) to the seat top's centroid, in the object's frame. A person sitting on a
-    chair or couch faces that way, which the silhouette of another instance of the category
-    hardly tells (a chair seen from the front or turned half round casts much the same shape).
+    With a backrest: the horizontal direction from the backrest's centroid (vertices
+    `BACKREST_CLEARANCE` above the seat's top) to the seat top's centroid, in the object's
+    frame. A person sitting on a chair or couch faces that way, which the silhouette of another
+    instance of the category hardly tells (a chair seen from the front or turned half round
+    casts much the same shape). A bench (`SEATS_ACROSS`) is sat on across its length: its front
+    is the level direction in which its top is narrowest, either way (its category is symmetric
+    under a half turn).
 
     Args:
         vertices: (Vo, 3) object mesh, y up, metres, upright.
         category: the object's category.
 
     Returns:
-        (3,) unit vector with y = 0, or None for a category without a backrest, or a mesh whose
-        backrest is not found or stands over the seat's middle.
+        (3,) unit vector with y = 0, or None for a category without a backrest or length, or a
+        mesh whose backrest is not found or stands over the seat's middle, or whose top is
+        about as long as deep.
     """
-    if canonical_category(category) not in BACKREST_CATEGORIES or len(vertices) == 0:
+    name = canonical_category(category)
+    if name not in BACKREST_CATEGORIES | SEATS_ACROSS or len(vertices) == 0:
         return None
     vertices = np.asarray(vertices, dtype=np.float64)
     top, on_top = _support_top(vertices)
+    if name in SEATS_ACROSS:
+        return _narrowest_level_direction(vertices[on_top])
     backrest = vertices[:, 1] > top + BACKREST_CLEARANCE
     if not backrest.any() or not on_top.any():
         return None
@@ -513,3 +520,25 @@ def seat_front(vertices: np.ndarray, category: str | None) -> np.ndarray | None:
     if norm < 1e-3 * np.ptp(vertices, axis=0).max():
         return None
     return front / norm
+
+
+SEATS_ACROSS = frozenset({"bench"})
+"""Seats without a backrest sat on across their length, facing either way."""
+MIN_SEAT_ELONGATION = 1.5
+"""A seat's top must be this many times longer than deep for its length to tell the facing."""
+
+
+def _narrowest_level_direction(points: np.ndarray) -> np.ndarray | None:
+    """The level unit direction (y = 0) in which points spread least.
+
+    None when they spread less than `MIN_SEAT_ELONGATION` times more along the level direction
+    of most spread.
+    """
+    level = points[:, [0, 2]] - points[:, [0, 2]].mean(0)
+    if len(level) < 2:
+        return None
+    eigenvalues, eigenvectors = np.linalg.eigh(level.T @ level)
+    if eigenvalues[1] < MIN_SEAT_ELONGATION**2 * max(eigenvalues[0], 1e-12):
+        return None
+    narrow = eigenvectors[:, 0]
+    return np.array([narrow[0], 0.0, narrow[1]]) / np.linalg.norm(narrow)

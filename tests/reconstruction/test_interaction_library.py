@@ -257,3 +257,14 @@ def test_a_seat_faces_away_from_its_backrest():
     assert seat_front(np.asarray(stool().vertices), "stool") is None
     assert seat_front(vertices, "table") is None
     assert seat_front(vertices[vertices[:, 1] < 0.46], "chair") is None
+
+
+def test_a_bench_is_sat_on_across_its_length():
+    from reconstruction.procedural_objects import bench
+
+    long_in_x = np.asarray(bench(length=1.5, depth=0.35).vertices)
+    np.testing.assert_allclose(np.abs(seat_front(long_in_x, "bench")), [0.0, 0.0, 1.0], atol=1e-6)
+    turned = long_in_x @ np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]).T
+    np.testing.assert_allclose(np.abs(seat_front(turned, "bench")), [1.0, 0.0, 0.0], atol=1e-6)
+    # A bench as deep as long tells no facing.
+    assert seat_front(np.asarray(bench(length=0.5, depth=0.45).vertices), "bench") is None
