@@ -352,3 +352,37 @@ def test_a_seat_is_turned_the_way_its_sitter_faces(monkeypatch):
     assert margin(towards_camera) - margin(None) == pytest.approx(2 * FACING_PREFERENCE)
     assert margin(-towards_camera) - margin(None) == pytest.approx(-2 * FACING_PREFERENCE)
     assert margin(torch.tensor([0.0, -1.0, 0.0])) == pytest.approx(margin(None))
+
+
+def test_a_bench_is_turned_across_its_sitter_either_way(monkeypatch):
+    import optim.object_init as object_init
+    from reconstruction.procedural_objects import bench
+
+    mesh = bench(length=1.2, depth=0.35)  # long in x: sat on facing +z or -z
+    vertices, faces = torch.tensor(mesh.vertices, dtype=torch.float32), torch.tensor(mesh.faces)
+    turns = [
+        MODEL_TO_CAMERA @ axis_angle_to_matrix(torch.tensor([0.0, a, 0.0]))
+        for a in (0.0, math.pi / 2, math.pi)
+    ]
+    posed = vertices @ turns[0].T + torch.tensor([0.0, 0.2, 3.0])
+    mask = rasterize(posed[None], faces, K, SIZE).mask[0].float()
+    inputs = object_inputs(
+        vertices, faces, mask, category="bench", seat_front=torch.tensor([0.0, 0.0, 1.0])
+    )
+    monkeypatch.setattr(object_init, "rotation_hypotheses", lambda *args, **kw: torch.stack(turns))
+    config = ObjectInitConfig(num_hypotheses=3, keep=3, use_contact=False)
+
+    def scores(body_facing):
+        """Each turn's score, in the order of `turns`."""
+        pose, score = initialize_object(inputs, posed, config, facing=body_facing)
+        order = [
+            next(i for i, turn in enumerate(turns) if torch.allclose(r, turn, atol=1e-5))
+            for r in pose.rotation_matrix()
+        ]
+        return {i: float(s) for i, s in zip(order, score, strict=True)}
+
+    plain, facing = scores(None), scores(torch.tensor([0.0, 0.0, -1.0]))
+    # Across the body either way gains FACING_PREFERENCE; along it nothing.
+    assert facing[0] - plain[0] == pytest.approx(FACING_PREFERENCE)
+    assert facing[2] - plain[2] == pytest.approx(FACING_PREFERENCE)
+    assert facing[1] - plain[1] == pytest.approx(0.0, abs=1e-6)
