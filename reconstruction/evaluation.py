@@ -83,9 +83,9 @@ def symmetric_rotation_error_deg(
 
 
 SHAPE_TURN_TOLERANCE = 0.02
-"""A turn leaves an object itself when 95% of its surface lands within this fraction of its
-longest side of the surface (a box 0.15 x 0.11 x 0.09 m turned a quarter about its length moves
-1 cm, 6%: not itself)."""
+"""A turn leaves an object itself when 95% of its turned surface lies within this fraction of its
+longest side from its surface (a box 0.15 x 0.11 x 0.09 m turned a quarter about its length moves
+up to 1 cm, 6%: not itself)."""
 
 
 def _axis_turns() -> np.ndarray:
