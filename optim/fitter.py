@@ -221,6 +221,11 @@ class SceneLosses:
                     torch.as_tensor(index, device=device),
                     torch.as_tensor(faces, dtype=torch.long, device=device),
                 )
+        with torch.no_grad():
+            init_vertices = inputs.body_model(inputs.body_init).vertices[0]
+        self.body_area_weights = L.vertex_area_weights(
+            init_vertices, inputs.body_model.faces.long()
+        )
         self.init_pose = inputs.body_init.to_matrices().body_pose.detach()
         self.default_betas = inputs.body_model.default_betas.to(inputs.device)
         self.image_diag = math.hypot(*inputs.image_size)
@@ -311,7 +316,7 @@ class SceneLosses:
             terms["coarse_interaction"] = L.coarse_interaction(body_vertices, object_vertices)
         if "penetration_body_in_object" in active:
             terms["penetration_body_in_object"] = L.penetration_body_in_object(
-                body_vertices, inputs.sdf, pose
+                body_vertices, inputs.sdf, pose, weights=self.body_area_weights
             )
         if "penetration_object_in_body" in active:
             points = object_to_camera(inputs.object_points, pose)

@@ -13,7 +13,8 @@ Name (weight key) -> function: what it measures [units].
   the object's contact regions, both ways; saturated at `FitConfig.prior_contact_reach` when the
   contact is only the category's prior [m].
 - `penetration_body_in_object` -> `penetration_body_in_object`: total depth of the body vertices
-  inside the object, from the object's SDF grid [m].
+  inside the object, from the object's SDF grid, each vertex weighted by its share of the body's
+  surface, at most an average vertex's (`vertex_area_weights`) [m].
 - `penetration_object_in_body` -> `penetration_object_in_body`: total depth of the object points
   inside the body, from the closest point on the body surface [m].
 - `silhouette_body` -> `silhouette_iou_loss`: 1 - soft IoU of the body's silhouette and the person
@@ -57,6 +58,7 @@ from optim.losses.penetration import (
     object_in_body_depth,
     penetration_body_in_object,
     penetration_object_in_body,
+    vertex_area_weights,
 )
 from optim.losses.priors import pose_prior, rotation_angle, scale_prior, shape_prior
 from optim.losses.robust import geman_mcclure, safe_norm, weighted_mean
@@ -85,6 +87,7 @@ __all__ = [
     "object_in_body_depth",
     "penetration_body_in_object",
     "penetration_object_in_body",
+    "vertex_area_weights",
     "pose_prior",
     "rotation_angle",
     "scale_prior",

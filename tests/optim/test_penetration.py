@@ -8,6 +8,7 @@ from optim.losses import (
     object_in_body_depth,
     penetration_body_in_object,
     penetration_object_in_body,
+    vertex_area_weights,
 )
 from optim.losses.closest_point import FixedMesh
 from reconstruction.object_model import ObjectMesh, ObjectPose
@@ -126,6 +127,31 @@ def test_penetration_reductions_and_empty_inputs(tmp_path):
             empty, cube, torch.tensor(CUBE.faces), reduction=reduction
         )
         assert loss.shape == (2,) and (loss == 0).all()
+
+
+def test_area_weights_make_the_penetration_a_sum_over_the_surface(tmp_path):
+    # Two like thin plates side by side, one tessellated 16 times finer, both 5 cm into the
+    # plane: they weigh alike once each vertex counts by its share of the surface. A large
+    # plate above the plane, its few vertices sharing much of the surface, weighs 1 a vertex.
+    coarse = box((0.2, 0.002, 0.2), -0.049, (-0.3, 0.0))
+    fine = box((0.2, 0.002, 0.2), -0.049, (0.3, 0.0)).subdivide().subdivide()
+    large = box((2.0, 0.002, 2.0), 1.0)
+    mesh = trimesh.util.concatenate([coarse, fine, large])
+    vertices = torch.tensor(mesh.vertices, dtype=torch.float32)
+    weights = vertex_area_weights(vertices, torch.tensor(mesh.faces, dtype=torch.long))
+    assert (weights >= 0).all() and (weights[vertices[:, 1] > 0.5] == 1).all()
+    sunk = vertices[:, 1] < 0
+    left, right = sunk & (vertices[:, 0] < 0), sunk & (vertices[:, 0] > 0)
+    grid = grid_of(PLANE, tmp_path)
+    depth = body_in_object_depth(vertices[None], grid, ObjectPose.identity())[0]
+    assert depth[right].sum() > 4 * depth[left].sum()
+    assert (depth * weights)[right].sum().item() == pytest.approx(
+        (depth * weights)[left].sum().item(), rel=0.05
+    )
+    weighted = penetration_body_in_object(
+        vertices[None], grid, ObjectPose.identity(), weights=weights
+    )
+    assert weighted.item() == pytest.approx(float((depth * weights).sum()), rel=1e-5)
 
 
 @pytest.fixture(scope="module")
