@@ -221,15 +221,21 @@ class SceneLosses:
                     torch.as_tensor(index, device=device),
                     torch.as_tensor(faces, dtype=torch.long, device=device),
                 )
-        with torch.no_grad():
-            init_vertices = inputs.body_model(inputs.body_init).vertices[0]
-        self.body_area_weights = L.vertex_area_weights(
-            init_vertices, inputs.body_model.faces.long()
-        )
         self.init_pose = inputs.body_init.to_matrices().body_pose.detach()
         self.default_betas = inputs.body_model.default_betas.to(inputs.device)
         self.image_diag = math.hypot(*inputs.image_size)
         self.with_object = True
+
+    @functools.cached_property
+    def body_area_weights(self) -> Tensor:
+        """(V,) each body vertex's weight in the penetration (`L.vertex_area_weights`).
+
+        From the initial body, computed when a penetration term first needs it, so a body-only
+        fit of many hypotheses does not run the body model for it.
+        """
+        with torch.no_grad():
+            vertices = self.inputs.body_model(self.inputs.body_init).vertices[0]
+        return L.vertex_area_weights(vertices, self.inputs.body_model.faces.long())
 
     def body(self, state: FitState, local: LocalBody | None = None) -> BodyOutput | RigidBody:
         """Body model output for the state.
