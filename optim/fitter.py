@@ -206,10 +206,10 @@ class SceneLosses:
             self.object_depth_pixels = L.depth_pixels(inputs.object_mask > 0.5)
         if inputs.person_mask is not None:
             self.person_depth_pixels = L.depth_pixels(inputs.person_mask > 0.5)
-        self.object_extent = self.object_proxy = None
+        self.object_extent = self.object_height = self.object_proxy = None
         if inputs.object_vertices is not None:
             extent = inputs.object_vertices.max(0).values - inputs.object_vertices.min(0).values
-            self.object_extent = float(extent.max())
+            self.object_extent, self.object_height = float(extent.max()), float(extent[1])
             index, faces = mesh_proxy(
                 inputs.object_vertices.cpu().numpy(),
                 inputs.object_faces.cpu().numpy(),
@@ -381,7 +381,7 @@ class SceneLosses:
             terms["support"] = L.support_loss(object_vertices, up, inputs.floor)
         if "scale_prior" in active:
             terms["scale_prior"] = L.scale_prior(
-                state.object_log_scale, self.object_extent, inputs.category
+                state.object_log_scale, self.object_extent, inputs.category, self.object_height
             )
         return terms
 

@@ -2,7 +2,8 @@
 
 The object's centre goes to the object mask's centroid at a depth read from the depth map inside
 the mask, or, without one, at the depth of the body's contact vertices (as InteractVLM does). Its
-scale comes from the mask's extent at that depth, kept within the category's size prior. Then each
+scale comes from the mask's extent at that depth, kept within the category's size prior and, for
+furniture of a standard height, weighed with that height (`size_priors.HEIGHTS`). Then each
 rotation hypothesis is rigidly aligned (ICP with fixed scale, batched over hypotheses) so the
 object's contact points meet the body's; and, unless the contact pairs body and object points,
 each is also moved where the mask (and the depth map) show the object (`centre_on_mask`). All
@@ -24,7 +25,7 @@ from optim.config import ObjectInitConfig
 from optim.floor import CAMERA_UP
 from optim.inputs import FitInputs
 from optim.losses import inner_pixels, mask_centroid, occlusion_valid_mask
-from optim.size_priors import typical_size
+from optim.size_priors import typical_height, typical_size
 from reconstruction.interaction_library import canonical_category
 from reconstruction.object_model import ObjectPose
 from reconstruction.rasterizer import rasterize
@@ -459,6 +460,16 @@ def initialize_object(
         seen = pixels * float(depth) / float(K[0, 0])
         low, high = size * math.exp(-2 * log_std), size * math.exp(2 * log_std)
         scale = min(max(seen, low), high) / extent
+    height = typical_height(inputs.category)
+    mesh_height = float(mesh[:, 1].max() - mesh[:, 1].min())
+    if height is not None and mesh_height > 0:
+        # Furniture's height is standard, its length is not (a table's mask may show its long
+        # side or its short one): the two log-scales weighed by their inverse variances.
+        typical, height_std = height
+        weight = log_std**-2 / (log_std**-2 + height_std**-2)
+        scale = math.exp(
+            weight * math.log(scale) + (1 - weight) * math.log(typical / mesh_height)
+        )
 
     floor = (
         inputs.floor.to(device, dtype)

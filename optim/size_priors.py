@@ -5,6 +5,10 @@ object in metres, `log_std` the standard deviation of the natural log of that ex
 instances (0.1 for objects made to a standard, like bats and snowboards, about 0.5 for boxes or
 dogs, which vary by a factor of e). Names follow COCO where COCO has the category; lookups go
 through `normalize_category`, which also knows synonyms and plurals.
+
+Furniture is made to standard heights while its length and depth vary (a table is 0.7 to
+0.8 m high whether it seats two or ten), so ground-standing categories whose height is
+standard also have a typical height (`HEIGHTS`).
 """
 
 import math
@@ -19,6 +23,7 @@ SIZES: dict[str, tuple[float, float]] = {
     "couch": (2.0, 0.25),
     "bed": (2.05, 0.15),
     "table": (1.4, 0.35),
+    "coffee table": (1.1, 0.25),
     "desk": (1.3, 0.25),
     "cabinet": (1.0, 0.4),
     "shelf": (1.6, 0.4),
@@ -131,11 +136,26 @@ SIZES: dict[str, tuple[float, float]] = {
 }
 """Category -> (typical largest extent in metres, std of its natural log)."""
 
+HEIGHTS: dict[str, tuple[float, float]] = {
+    "chair": (0.9, 0.15),  # dining and office chairs, backrest included: 0.8 to 1.05 m
+    "bench": (0.55, 0.3),  # a seat at 0.45 m, or a backrest to 0.8 m
+    "couch": (0.85, 0.15),
+    "bed": (0.6, 0.3),
+    "table": (0.74, 0.12),  # dining and writing tables: 0.70 to 0.78 m
+    "coffee table": (0.45, 0.15),
+    "desk": (0.75, 0.1),
+    "toilet": (0.75, 0.15),
+    "bicycle": (1.05, 0.12),
+    "wheelchair": (0.9, 0.1),
+}
+"""Ground-standing category -> (typical height in metres, std of its natural log), for those whose
+height is standard (catalogue figures of everyday furniture) and not already their largest
+extent; `scale_prior` and the object's initial scale weigh it."""
+
 SYNONYMS: dict[str, str] = {
     "sofa": "couch",
     "armchair": "chair",
     "dining table": "table",
-    "coffee table": "table",
     "bookshelf": "shelf",
     "bookcase": "shelf",
     "cupboard": "cabinet",
@@ -184,6 +204,7 @@ GROUND_STANDING = frozenset(
         "couch",
         "bed",
         "table",
+        "coffee table",
         "desk",
         "cabinet",
         "shelf",
@@ -260,6 +281,18 @@ def typical_size(category: str | None) -> tuple[float, float]:
         return DEFAULT_SIZE
     name = normalize_category(category)
     return DEFAULT_SIZE if name is None else SIZES[name]
+
+
+def typical_height(category: str | None) -> tuple[float, float] | None:
+    """Typical height (metres) and its log std for a category with a standard height.
+
+    Args:
+        category: a free-form category name (see `normalize_category`), or None.
+
+    Returns:
+        (height_m, log_std) from `HEIGHTS`, or None when the category has none.
+    """
+    return None if category is None else HEIGHTS.get(normalize_category(category))
 
 
 def is_ground_standing(category: str | None) -> bool:

@@ -32,8 +32,8 @@ Name (weight key) -> function: what it measures [units].
 - `pose_prior` -> `pose_prior`: distance of the body pose from its initialization plus
   joint-angle limits [rad^2].
 - `shape_prior` -> `shape_prior`: distance of the body shape from the default shape [unitless].
-- `scale_prior` -> `scale_prior`: log-normal prior of the object's size for its category
-  (`optim.size_priors`) [unitless].
+- `scale_prior` -> `scale_prior`: log-normal prior of the object's size for its category, and of
+  its height for furniture made to a standard one (`optim.size_priors`) [unitless].
 - `coarse_interaction` -> `coarse_interaction`: distance of the object's centroid from the body
   beyond the object's mean radius; needs no contact estimate (PHOSA-style) [m].
 - `centroid` -> `mask_centroid_loss`: squared distance of the object silhouette's centroid from

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from optim.losses.robust import safe_norm
-from optim.size_priors import typical_size
+from optim.size_priors import typical_height, typical_size
 from reconstruction.rotations import axis_angle_to_matrix
 
 DEFAULT_ANGLE_LIMIT = math.pi / 2
@@ -100,22 +100,35 @@ def shape_prior(
     return ((offset / scale) ** 2).sum(-1)
 
 
-def scale_prior(log_scale: Tensor, mesh_extent: float, category: str | None = None) -> Tensor:
+def scale_prior(
+    log_scale: Tensor,
+    mesh_extent: float,
+    category: str | None = None,
+    mesh_height: float | None = None,
+) -> Tensor:
     """Log-normal prior on the object's real size, from its category (`optim.size_priors`).
 
     The object's largest extent is s * mesh_extent with s = exp(log_scale); the loss is the
     squared z-score of its log against the category's typical size:
-    ((log_scale + log(mesh_extent) - log(size)) / log_std)^2.
+    ((log_scale + log(mesh_extent) - log(size)) / log_std)^2. For a category with a standard
+    height (`size_priors.HEIGHTS`: tables, chairs, ...) and a `mesh_height`, the squared z-score
+    of its height s * mesh_height is added.
 
     Args:
         log_scale: (B, 1) or (B,) the object's log scale (`ObjectPose.log_scale`).
         mesh_extent: the mesh's largest bounding-box extent at scale 1, metres.
         category: the object's category, free-form (normalized by `typical_size`); None or an
             unknown name uses `size_priors.DEFAULT_SIZE`.
+        mesh_height: the mesh's extent along its up axis (y) at scale 1, metres, or None.
 
     Returns:
-        (B,) unitless, 0 at the typical size.
+        (B,) unitless, 0 at the typical size (and height).
     """
     size, log_std = typical_size(category)
-    log_size = log_scale.reshape(log_scale.shape[0], -1)[:, 0] + math.log(mesh_extent)
-    return ((log_size - math.log(size)) / log_std) ** 2
+    log_s = log_scale.reshape(log_scale.shape[0], -1)[:, 0]
+    loss = ((log_s + math.log(mesh_extent) - math.log(size)) / log_std) ** 2
+    height = typical_height(category)
+    if height is not None and mesh_height is not None and mesh_height > 0:
+        typical, height_std = height
+        loss = loss + ((log_s + math.log(mesh_height) - math.log(typical)) / height_std) ** 2
+    return loss

@@ -21,6 +21,7 @@ from optim.object_init import (
     upright_rotations,
     yaw_alignment,
 )
+from optim.size_priors import typical_height, typical_size
 from reconstruction.rasterizer import rasterize
 from reconstruction.rotations import axis_angle_to_matrix, kabsch
 
@@ -147,6 +148,24 @@ def test_ground_standing_hypotheses_stand_upright_on_the_floor(with_contact):
     assert torch.allclose(lowest, torch.zeros(4), atol=1e-4)
     # The best one covers the mask (the score is its IoU less the contact residual).
     assert float(scores[0]) > (0.4 if with_contact else 0.8)
+
+
+@pytest.mark.parametrize("category", ["table", "box"])
+def test_a_tables_starting_size_weighs_its_standard_height(category):
+    # A long, low mesh and no mask: the size prior alone would make it a 0.4 m high table.
+    box = trimesh.creation.box(extents=(1.4, 0.4, 0.6))
+    vertices = torch.tensor(box.vertices, dtype=torch.float32)
+    inputs = object_inputs(vertices, torch.tensor(box.faces), None, category=category)
+    body = torch.tensor([[0.0, 0.0, 3.0]])
+    config = ObjectInitConfig(num_hypotheses=4, keep=1, use_contact=False)
+    pose, _ = initialize_object(inputs, body, config)
+    height = 0.4 * float(pose.scale()[0])
+    size, _ = typical_size(category)
+    if category == "table":
+        typical, _ = typical_height(category)
+        assert abs(math.log(height / typical)) < 0.5 * abs(math.log(0.4 * size / 1.4 / typical))
+    else:
+        assert height == pytest.approx(0.4 * size / 1.4, rel=1e-5)
 
 
 def test_free_objects_keep_random_rotations():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from optim.losses import pose_prior, rotation_angle, scale_prior, shape_prior
-from optim.size_priors import DEFAULT_SIZE, typical_size
+from optim.size_priors import DEFAULT_SIZE, typical_height, typical_size
 from reconstruction.rotations import axis_angle_to_matrix
 
 
@@ -82,3 +82,17 @@ def test_scale_prior_of_an_unknown_category_uses_the_default():
     torch.testing.assert_close(scale_prior(log_scale, 2.0, None), loss)
     loss.sum().backward()
     assert torch.isfinite(log_scale.grad).all()
+
+
+def test_scale_prior_weighs_the_height_of_furniture_made_to_one():
+    size, _ = typical_size("table")
+    height, height_std = typical_height("table")
+    log_scale = torch.zeros(1, 1)
+    # A table of the typical length: at the typical height it costs nothing, at half of it
+    # (a low table's mesh) it costs the height's squared z-score.
+    torch.testing.assert_close(scale_prior(log_scale, size, "table", height), torch.zeros(1))
+    low = scale_prior(log_scale, size, "table", height / 2)
+    torch.testing.assert_close(low, torch.tensor([(math.log(0.5) / height_std) ** 2]))
+    # A box has no standard height: its mesh height changes nothing.
+    box = scale_prior(log_scale, 0.5, "box")
+    torch.testing.assert_close(scale_prior(log_scale, 0.5, "box", 0.1), box)

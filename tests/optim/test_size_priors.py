@@ -3,12 +3,14 @@ import pytest
 from optim.size_priors import (
     DEFAULT_SIZE,
     GROUND_STANDING,
+    HEIGHTS,
     SIZES,
     SYNONYMS,
     guess_metres_per_unit,
     implausible_size,
     is_ground_standing,
     normalize_category,
+    typical_height,
     typical_size,
 )
 
@@ -60,6 +62,15 @@ def test_ground_standing_categories():
         assert is_ground_standing(name), name
     for name in ("cup", "box", "suitcase", "skateboard", "ladder", "flux capacitor", None):
         assert not is_ground_standing(name), name
+
+
+def test_furniture_of_a_standard_height_has_one():
+    assert set(HEIGHTS) <= GROUND_STANDING
+    assert all(height > 0 and log_std > 0 for height, log_std in HEIGHTS.values())
+    assert typical_height("dining tables") == HEIGHTS["table"]
+    assert typical_height("coffee table")[0] < typical_height("table")[0]
+    for name in ("box", "cup", "flux capacitor", None):
+        assert typical_height(name) is None, name
 
 
 @pytest.mark.parametrize(
