@@ -467,9 +467,7 @@ def initialize_object(
         # side or its short one): the two log-scales weighed by their inverse variances.
         typical, height_std = height
         weight = log_std**-2 / (log_std**-2 + height_std**-2)
-        scale = math.exp(
-            weight * math.log(scale) + (1 - weight) * math.log(typical / mesh_height)
-        )
+        scale = math.exp(weight * math.log(scale) + (1 - weight) * math.log(typical / mesh_height))
 
     floor = (
         inputs.floor.to(device, dtype)
