@@ -464,7 +464,8 @@ def initialize_object(
     mesh_height = float(mesh[:, 1].max() - mesh[:, 1].min())
     if height is not None and mesh_height > 0:
         # Furniture's height is standard, its length is not (a table's mask may show its long
-        # side or its short one): the two log-scales weighed by their inverse variances.
+        # side or its short one): the two log-scales weighed by the inverse variances of the
+        # category's largest extent and of its height.
         typical, height_std = height
         weight = log_std**-2 / (log_std**-2 + height_std**-2)
         scale = math.exp(weight * math.log(scale) + (1 - weight) * math.log(typical / mesh_height))
