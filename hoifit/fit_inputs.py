@@ -24,6 +24,7 @@ from reconstruction.interaction_library import (
     object_contact_prior,
     pose_library,
     seat_front,
+    support_length,
 )
 from reconstruction.rasterizer import render_depth
 from reconstruction.resample import resample_depth, resample_map, scale_keypoints, working_camera
@@ -187,6 +188,7 @@ def prepare_fit_inputs(
             )
     contact_is_prior = body_contact is None and pair_body is None and config.contact_prior
     front = None  # the way a seated body faces on its seat, object frame
+    length = None  # the way a lying body lies on its support, object frame
     if contact_is_prior:
         # A support's prior depends on how the body rests on it.
         posture = LYING if lying else SEATED
@@ -205,6 +207,8 @@ def prepare_fit_inputs(
         contact_is_prior = body_contact is not None
         if contact_is_prior and posture == SEATED:
             front = seat_front(mesh.vertices, category)
+        elif contact_is_prior and posture == LYING:
+            length = support_length(mesh.vertices, category)
     elif pair_body is None and _seated(body_contact, body_model, config.contact_threshold):
         # Learned contact on the buttocks, without object points: as with the prior, the
         # seat's turn is left to the image, and a seated body faces the way the seat does.
@@ -244,6 +248,7 @@ def prepare_fit_inputs(
         floor=floor.plane,
         ground_standing=is_ground_standing(category),
         seat_front=tensor(front),
+        lying_length=tensor(length),
     )
 
 

@@ -22,7 +22,7 @@ from optim import losses as L
 from optim.config import BODY_VARIABLES, OBJECT_VARIABLES, VARIABLES, FitConfig, StageConfig
 from optim.inputs import FitInputs
 from optim.losses.closest_point import FixedMesh
-from optim.object_init import body_forward, initialize_object
+from optim.object_init import body_axis, body_forward, initialize_object
 from optim.state import FitState
 from reconstruction.body_models import BodyOutput, BodyParams
 from reconstruction.camera import project_points
@@ -581,11 +581,13 @@ def _initialize(state, inputs, scene, config, seed):
     start = time.perf_counter()
     with torch.no_grad():
         output = scene.body(state)
-        forward = None
-        if inputs.seat_front is not None:
-            forward = body_forward(inputs.body_model.coco17_keypoints(output)[0])
+        forward = axis = None
+        if inputs.seat_front is not None or inputs.lying_length is not None:
+            keypoints = inputs.body_model.coco17_keypoints(output)[0]
+            forward = body_forward(keypoints) if inputs.seat_front is not None else None
+            axis = body_axis(keypoints) if inputs.lying_length is not None else None
     pose, scores = initialize_object(
-        inputs, output.vertices[0], config.init, config.contact_threshold, seed, forward
+        inputs, output.vertices[0], config.init, config.contact_threshold, seed, forward, axis
     )
     state = dataclasses.replace(
         state.snapshot(),

@@ -46,6 +46,9 @@ class FitInputs:
             (`reconstruction.interaction_library.seat_front`), when the body sits on a seat
             with a backrest or on a bench (either way across it); None otherwise. The object's
             hypotheses facing the body's way are preferred.
+        lying_length: (3,) unit level direction in the object's frame along which a body lying
+            on it lies (`reconstruction.interaction_library.support_length`), when the body lies
+            on a support; None otherwise. The object's hypotheses along the body are preferred.
     """
 
     body_model: BodyModel
@@ -70,6 +73,7 @@ class FitInputs:
     floor: Tensor | None = None
     ground_standing: bool = False
     seat_front: Tensor | None = None
+    lying_length: Tensor | None = None
 
     @property
     def num_pairs(self) -> int:

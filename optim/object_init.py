@@ -70,6 +70,19 @@ def body_forward(keypoints: Tensor) -> Tensor:
     return forward / forward.norm().clamp_min(1e-9)
 
 
+def body_axis(keypoints: Tensor) -> Tensor:
+    """The way a body extends: from its hips' midpoint to its shoulders'.
+
+    Args:
+        keypoints: (17, 3) COCO-17 keypoints, camera frame.
+
+    Returns:
+        (3,) unit vector, camera frame.
+    """
+    axis = (keypoints[5] + keypoints[6] - keypoints[11] - keypoints[12]) / 2
+    return axis / axis.norm().clamp_min(1e-9)
+
+
 def _level(vectors: Tensor, up: Tensor) -> Tensor:
     """Vectors (..., 3) less their part along the unit vertical `up`."""
     return vectors - (vectors @ up)[..., None] * up
@@ -389,6 +402,7 @@ def initialize_object(
     contact_threshold: float = 0.5,
     seed: int = 0,
     facing: Tensor | None = None,
+    axis: Tensor | None = None,
 ) -> tuple[ObjectPose, Tensor]:
     """Object pose and scale hypotheses, best first.
 
@@ -401,14 +415,17 @@ def initialize_object(
         facing: (3,) the way the body faces, camera frame (`body_forward`); with
             `FitInputs.seat_front`, hypotheses facing the same way score up to
             `FACING_PREFERENCE` more.
+        axis: (3,) the way the body extends, camera frame (`body_axis`); with
+            `FitInputs.lying_length`, hypotheses along it, either way, score up to
+            `FACING_PREFERENCE` more.
 
     Returns:
         The `config.keep` best poses (`keep_with_prior` when the contact is only the
         category's prior), K, best first, and their scores (K,): silhouette IoU with the object
         mask, less the normalized contact residual and `depth_weight` times the relief error
         over the object's size, plus `UPRIGHT_PREFERENCE` times the cosine of a free object's
-        tilt and `FACING_PREFERENCE` times that of a seat's turn from the body's facing; higher
-        is better.
+        tilt and `FACING_PREFERENCE` times that of a seat's turn from the body's facing (or the
+        absolute cosine of a lying body's support's turn from the body's axis); higher is better.
     """
     device, dtype = body_vertices.device, body_vertices.dtype
     generator = torch.Generator().manual_seed(seed)
@@ -550,6 +567,12 @@ def initialize_object(
             if CATEGORY_SYMMETRY.get(canonical_category(inputs.category)) == HALF_TURN:
                 cosine = cosine.abs()  # sat on from either side
             score = score + FACING_PREFERENCE * cosine
+    if inputs.lying_length is not None and axis is not None:
+        # A lying person lies along the support; a body standing or sitting upright tells nothing.
+        axis = axis.to(rotations)
+        if _level(axis, up).norm() > MIN_LEVEL_FACING:
+            lengths = rotations @ inputs.lying_length.to(rotations)
+            score = score + FACING_PREFERENCE * _level_cosine(lengths, axis, up).abs()
     keep = config.keep_with_prior if inputs.contact_is_prior else config.keep
     order = distinct_best(score, rotations, keep, inputs.category)
     log_scale = torch.full((len(order), 1), math.log(scale), dtype=dtype, device=device)

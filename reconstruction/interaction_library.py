@@ -522,23 +522,56 @@ def seat_front(vertices: np.ndarray, category: str | None) -> np.ndarray | None:
     return front / norm
 
 
+def support_length(vertices: np.ndarray, category: str | None) -> np.ndarray | None:
+    """The level direction along which a body lies on a support: its top's longest.
+
+    A person lies along a table, bench or bed, which another instance's silhouette hardly
+    tells from lying across it (a lying body on a table of seed 1 of the photo protocol came
+    out with the table turned a quarter round in all four runs).
+
+    Args:
+        vertices: (Vo, 3) object mesh, y up, metres, upright.
+        category: the object's category.
+
+    Returns:
+        (3,) unit vector with y = 0, either way along the top; None for a category that is no
+        support (`is_support`) or a top less than `MIN_LYING_ELONGATION` times longer than wide.
+    """
+    if not is_support(category) or len(vertices) == 0:
+        return None
+    vertices = np.asarray(vertices, dtype=np.float64)
+    _, on_top = _support_top(vertices)
+    narrow = _narrowest_level_direction(vertices[on_top], MIN_LYING_ELONGATION)
+    return None if narrow is None else np.array([-narrow[2], 0.0, narrow[0]])
+
+
 SEATS_ACROSS = frozenset({"bench"})
 """Seats without a backrest sat on across their length, facing either way."""
 MIN_SEAT_ELONGATION = 1.5
 """A seat's top must be this many times longer than deep for its length to tell the facing."""
+MIN_LYING_ELONGATION = 1.2
+"""A support's top must be this many times longer than wide for its length to tell which way a
+body lies on it."""
 
 
-def _narrowest_level_direction(points: np.ndarray) -> np.ndarray | None:
-    """The level unit direction (y = 0) in which points spread least.
+def _narrowest_level_direction(
+    points: np.ndarray, min_elongation: float = MIN_SEAT_ELONGATION
+) -> np.ndarray | None:
+    """The level unit direction (y = 0) in which points extend least.
 
-    None when they spread less than `MIN_SEAT_ELONGATION` times more along the level direction
-    of most spread.
+    The directions are the principal axes of the points' level spread; their lengths are the
+    points' extents along them, not the spread's variances, which depend on where a mesh has
+    its vertices (a table top's legs meet it at its corners).
+
+    None when the points extend less than `min_elongation` times farther along the other axis.
     """
     level = points[:, [0, 2]] - points[:, [0, 2]].mean(0)
     if len(level) < 2:
         return None
-    eigenvalues, eigenvectors = np.linalg.eigh(level.T @ level)
-    if eigenvalues[1] < MIN_SEAT_ELONGATION**2 * max(eigenvalues[0], 1e-12):
+    _, axes = np.linalg.eigh(level.T @ level)
+    extents = np.ptp(level @ axes, axis=0)
+    narrow_index = int(np.argmin(extents))
+    if extents[1 - narrow_index] < min_elongation * max(extents[narrow_index], 1e-12):
         return None
-    narrow = eigenvectors[:, 0]
+    narrow = axes[:, narrow_index]
     return np.array([narrow[0], 0.0, narrow[1]]) / np.linalg.norm(narrow)

@@ -290,6 +290,8 @@ def test_a_body_lying_on_a_table_rests_its_back_on_it(anny):
 
     from optim.body_init import facing_hypotheses
     from reconstruction.interaction_library import pose_library
+    from reconstruction.object_model import ObjectMesh
+    from reconstruction.procedural_objects import table
     from reconstruction.sample_io.sample import BodyInit
 
     sample = read_sample(EXAMPLE)
@@ -308,3 +310,11 @@ def test_a_body_lying_on_a_table_rests_its_back_on_it(anny):
     assert contact[anny.parts["back"]].min() == contact.max() > 0.5
     assert contact[anny.parts["buttocks"]].min() == contact.max()
     assert contact[anny.parts["hands"]].max() == 0
+    # The example's chair seat is as deep as wide: no length to lie along; a long table has one.
+    assert inputs.lying_length is None
+    mesh = table(width=1.4)
+    sample = replace(sample, object_mesh=ObjectMesh(np.asarray(mesh.vertices), mesh.faces))
+    inputs = prepare_fit_inputs(
+        sample, anny, load_config("fast").fit, torch.device("cpu"), category="table"
+    )
+    assert torch.allclose(inputs.lying_length.abs(), torch.tensor([1.0, 0.0, 0.0]), atol=1e-5)

@@ -11,6 +11,7 @@ from optim.inputs import FitInputs
 from optim.object_init import (
     FACING_PREFERENCE,
     MODEL_TO_CAMERA,
+    body_axis,
     body_forward,
     centre_on_mask,
     distinct_best,
@@ -405,3 +406,46 @@ def test_a_bench_is_turned_across_its_sitter_either_way(monkeypatch):
     assert facing[0] - plain[0] == pytest.approx(FACING_PREFERENCE)
     assert facing[2] - plain[2] == pytest.approx(FACING_PREFERENCE)
     assert facing[1] - plain[1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_support_is_turned_along_its_lying_body_either_way(monkeypatch):
+    import optim.object_init as object_init
+    from reconstruction.procedural_objects import table
+
+    mesh = table(width=1.2, depth=0.6)  # long in x
+    vertices, faces = torch.tensor(mesh.vertices, dtype=torch.float32), torch.tensor(mesh.faces)
+    turns = [
+        MODEL_TO_CAMERA @ axis_angle_to_matrix(torch.tensor([0.0, a, 0.0]))
+        for a in (0.0, math.pi / 2, math.pi)
+    ]
+    posed = vertices @ turns[0].T + torch.tensor([0.0, 0.2, 3.0])
+    mask = rasterize(posed[None], faces, K, SIZE).mask[0].float()
+    inputs = object_inputs(
+        vertices, faces, mask, category="table", lying_length=torch.tensor([1.0, 0.0, 0.0])
+    )
+    monkeypatch.setattr(object_init, "rotation_hypotheses", lambda *args, **kw: torch.stack(turns))
+    config = ObjectInitConfig(num_hypotheses=3, keep=3, use_contact=False)
+
+    def scores(axis):
+        """Each turn's score, in the order of `turns`."""
+        pose, score = initialize_object(inputs, posed, config, axis=axis)
+        order = [
+            next(i for i, turn in enumerate(turns) if torch.allclose(r, turn, atol=1e-5))
+            for r in pose.rotation_matrix()
+        ]
+        return {i: float(s) for i, s in zip(order, score, strict=True)}
+
+    plain, lying = scores(None), scores(torch.tensor([-1.0, 0.0, 0.0]))
+    # Along the body either way gains FACING_PREFERENCE; across it nothing; an upright body
+    # (its axis along the camera's up) nothing either.
+    assert lying[0] - plain[0] == pytest.approx(FACING_PREFERENCE)
+    assert lying[2] - plain[2] == pytest.approx(FACING_PREFERENCE)
+    assert lying[1] - plain[1] == pytest.approx(0.0, abs=1e-6)
+    assert scores(torch.tensor([0.0, -1.0, 0.0])) == pytest.approx(plain)
+
+
+def test_the_body_extends_from_its_hips_to_its_shoulders():
+    keypoints = torch.zeros(17, 3)
+    keypoints[11], keypoints[12] = torch.tensor([0.1, 0.0, 0.0]), torch.tensor([-0.1, 0.0, 0.0])
+    keypoints[5], keypoints[6] = torch.tensor([0.2, 0.0, 0.5]), torch.tensor([-0.2, 0.0, 0.5])
+    assert torch.allclose(body_axis(keypoints), torch.tensor([0.0, 0.0, 1.0]))

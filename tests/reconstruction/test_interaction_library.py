@@ -19,6 +19,7 @@ from reconstruction.interaction_library import (
     object_contact_prior,
     pose_library,
     seat_front,
+    support_length,
 )
 from reconstruction.synthetic.interactions import (
     INTERACTIONS,
@@ -268,3 +269,19 @@ def test_a_bench_is_sat_on_across_its_length():
     np.testing.assert_allclose(np.abs(seat_front(turned, "bench")), [1.0, 0.0, 0.0], atol=1e-6)
     # A bench as deep as long tells no facing.
     assert seat_front(np.asarray(bench(length=0.5, depth=0.45).vertices), "bench") is None
+
+
+def test_a_body_lies_along_its_support():
+    from reconstruction.procedural_objects import table
+
+    long_in_x = np.asarray(table(width=1.0, depth=0.75).vertices)
+    np.testing.assert_allclose(np.abs(support_length(long_in_x, "table")), [1, 0, 0], atol=1e-6)
+    turned = long_in_x @ np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]).T
+    np.testing.assert_allclose(np.abs(support_length(turned, "bench")), [0, 0, 1], atol=1e-6)
+    # Vertices crowded at the top's corners (where a finer mesh's legs meet it) change nothing.
+    corners = long_in_x[np.abs(long_in_x[:, 1] - long_in_x[:, 1].max()) < 1e-6]
+    crowded = np.concatenate([long_in_x] + [corners] * 50)
+    np.testing.assert_allclose(np.abs(support_length(crowded, "table")), [1, 0, 0], atol=1e-6)
+    # A square top, or no support, tells nothing.
+    assert support_length(np.asarray(table(width=0.8, depth=0.75).vertices), "table") is None
+    assert support_length(long_in_x, "box") is None
