@@ -149,8 +149,8 @@ HEIGHTS: dict[str, tuple[float, float]] = {
     "wheelchair": (0.9, 0.1),
 }
 """Ground-standing category -> (typical height in metres, std of its natural log), for those whose
-height is standard (catalogue figures of everyday furniture) and not already their largest
-extent; `scale_prior` and the object's initial scale weigh it."""
+height is standard (catalogue figures of everyday furniture); `scale_prior` and the object's
+initial scale weigh it beside the largest extent (`SIZES`), which varies more."""
 
 SYNONYMS: dict[str, str] = {
     "sofa": "couch",
