@@ -49,8 +49,21 @@ from one turned (on the full-size photo-protocol chair, a pose turned 120 degree
 scored 0.04 above it)."""
 
 MIN_LEVEL_FACING = 0.7
-"""The body's facing counts for `FACING_PREFERENCE` only when its level part is this long (within
-about 45 degrees of the level)."""
+"""The body's facing (or, lying, its axis) counts for `FACING_PREFERENCE` only when its level part
+is this long (within about 45 degrees of the level)."""
+
+
+def body_axis(keypoints: Tensor) -> Tensor:
+    """The way a body extends: from its hips' midpoint to its shoulders'.
+
+    Args:
+        keypoints: (17, 3) COCO-17 keypoints, camera frame.
+
+    Returns:
+        (3,) unit vector, camera frame.
+    """
+    axis = (keypoints[5] + keypoints[6] - keypoints[11] - keypoints[12]) / 2
+    return axis / axis.norm().clamp_min(1e-9)
 
 
 def body_forward(keypoints: Tensor) -> Tensor:
@@ -65,22 +78,8 @@ def body_forward(keypoints: Tensor) -> Tensor:
         (3,) unit vector, camera frame.
     """
     across = keypoints[11] - keypoints[12]  # right hip -> left hip
-    up = (keypoints[5] + keypoints[6] - keypoints[11] - keypoints[12]) / 2
-    forward = torch.linalg.cross(across, up)
+    forward = torch.linalg.cross(across, body_axis(keypoints))
     return forward / forward.norm().clamp_min(1e-9)
-
-
-def body_axis(keypoints: Tensor) -> Tensor:
-    """The way a body extends: from its hips' midpoint to its shoulders'.
-
-    Args:
-        keypoints: (17, 3) COCO-17 keypoints, camera frame.
-
-    Returns:
-        (3,) unit vector, camera frame.
-    """
-    axis = (keypoints[5] + keypoints[6] - keypoints[11] - keypoints[12]) / 2
-    return axis / axis.norm().clamp_min(1e-9)
 
 
 def _level(vectors: Tensor, up: Tensor) -> Tensor:
@@ -102,6 +101,30 @@ def _level_cosine(directions: Tensor, reference: Tensor, up: Tensor) -> Tensor:
     level, ref = _level(directions, up), _level(reference, up)
     norms = level.norm(dim=-1) * ref.norm()
     return torch.where(norms > 1e-9, (level @ ref) / norms.clamp_min(1e-9), torch.zeros_like(norms))
+
+
+def _turn_preference(
+    rotations: Tensor, direction: Tensor, body: Tensor, up: Tensor, either_way: bool
+) -> Tensor:
+    """`FACING_PREFERENCE` times the level cosine between an object direction and the body's.
+
+    Args:
+        rotations: (K, 3, 3) object rotations.
+        direction: (3,) object frame (a seat's front, a support's length).
+        body: (3,) unit, camera frame (the body's facing or axis); 0 for all hypotheses when its
+            level part is shorter than `MIN_LEVEL_FACING`.
+        up: (3,) unit vertical, camera frame.
+        either_way: the cosine's absolute value (a bench sat on from either side, a support lain
+            on either way).
+
+    Returns:
+        (K,) score added to each hypothesis.
+    """
+    body = body.to(rotations)
+    if _level(body, up).norm() <= MIN_LEVEL_FACING:
+        return rotations.new_zeros(len(rotations))
+    cosine = _level_cosine(rotations @ direction.to(rotations), body, up)
+    return FACING_PREFERENCE * (cosine.abs() if either_way else cosine)
 
 
 def rotation_hypotheses(
@@ -560,19 +583,11 @@ def initialize_object(
     if inputs.seat_front is not None and facing is not None:
         # A seated person faces the way the seat does (its backrest behind them, a bench's
         # length across them); a body facing mostly up or down (lying) tells nothing.
-        facing = facing.to(rotations)
-        if _level(facing, up).norm() > MIN_LEVEL_FACING:
-            fronts = rotations @ inputs.seat_front.to(rotations)
-            cosine = _level_cosine(fronts, facing, up)
-            if CATEGORY_SYMMETRY.get(canonical_category(inputs.category)) == HALF_TURN:
-                cosine = cosine.abs()  # sat on from either side
-            score = score + FACING_PREFERENCE * cosine
+        either_way = CATEGORY_SYMMETRY.get(canonical_category(inputs.category)) == HALF_TURN
+        score = score + _turn_preference(rotations, inputs.seat_front, facing, up, either_way)
     if inputs.lying_length is not None and axis is not None:
         # A lying person lies along the support; a body standing or sitting upright tells nothing.
-        axis = axis.to(rotations)
-        if _level(axis, up).norm() > MIN_LEVEL_FACING:
-            lengths = rotations @ inputs.lying_length.to(rotations)
-            score = score + FACING_PREFERENCE * _level_cosine(lengths, axis, up).abs()
+        score = score + _turn_preference(rotations, inputs.lying_length, axis, up, True)
     keep = config.keep_with_prior if inputs.contact_is_prior else config.keep
     order = distinct_best(score, rotations, keep, inputs.category)
     log_scale = torch.full((len(order), 1), math.log(scale), dtype=dtype, device=device)

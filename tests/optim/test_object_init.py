@@ -374,11 +374,14 @@ def test_a_seat_is_turned_the_way_its_sitter_faces(monkeypatch):
     assert margin(torch.tensor([0.0, -1.0, 0.0])) == pytest.approx(margin(None))
 
 
-def test_a_bench_is_turned_across_its_sitter_either_way(monkeypatch):
-    import optim.object_init as object_init
-    from reconstruction.procedural_objects import bench
+def quarter_turn_scores(monkeypatch, mesh, **fields):
+    """Scores of a mesh's three hypotheses, turned 0, 90 and 180 degrees about its up axis.
 
-    mesh = bench(length=1.2, depth=0.35)  # long in x: sat on facing +z or -z
+    The mask is the first turn's. Returns a function of `initialize_object`'s keyword arguments
+    (`facing`, `axis`) giving {turn index: score}.
+    """
+    import optim.object_init as object_init
+
     vertices, faces = torch.tensor(mesh.vertices, dtype=torch.float32), torch.tensor(mesh.faces)
     turns = [
         MODEL_TO_CAMERA @ axis_angle_to_matrix(torch.tensor([0.0, a, 0.0]))
@@ -386,22 +389,31 @@ def test_a_bench_is_turned_across_its_sitter_either_way(monkeypatch):
     ]
     posed = vertices @ turns[0].T + torch.tensor([0.0, 0.2, 3.0])
     mask = rasterize(posed[None], faces, K, SIZE).mask[0].float()
-    inputs = object_inputs(
-        vertices, faces, mask, category="bench", seat_front=torch.tensor([0.0, 0.0, 1.0])
-    )
+    inputs = object_inputs(vertices, faces, mask, **fields)
     monkeypatch.setattr(object_init, "rotation_hypotheses", lambda *args, **kw: torch.stack(turns))
     config = ObjectInitConfig(num_hypotheses=3, keep=3, use_contact=False)
 
-    def scores(body_facing):
-        """Each turn's score, in the order of `turns`."""
-        pose, score = initialize_object(inputs, posed, config, facing=body_facing)
+    def scores(**body):
+        pose, score = initialize_object(inputs, posed, config, **body)
         order = [
             next(i for i, turn in enumerate(turns) if torch.allclose(r, turn, atol=1e-5))
             for r in pose.rotation_matrix()
         ]
         return {i: float(s) for i, s in zip(order, score, strict=True)}
 
-    plain, facing = scores(None), scores(torch.tensor([0.0, 0.0, -1.0]))
+    return scores
+
+
+def test_a_bench_is_turned_across_its_sitter_either_way(monkeypatch):
+    from reconstruction.procedural_objects import bench
+
+    scores = quarter_turn_scores(
+        monkeypatch,
+        bench(length=1.2, depth=0.35),  # long in x: sat on facing +z or -z
+        category="bench",
+        seat_front=torch.tensor([0.0, 0.0, 1.0]),
+    )
+    plain, facing = scores(), scores(facing=torch.tensor([0.0, 0.0, -1.0]))
     # Across the body either way gains FACING_PREFERENCE; along it nothing.
     assert facing[0] - plain[0] == pytest.approx(FACING_PREFERENCE)
     assert facing[2] - plain[2] == pytest.approx(FACING_PREFERENCE)
@@ -409,39 +421,21 @@ def test_a_bench_is_turned_across_its_sitter_either_way(monkeypatch):
 
 
 def test_a_support_is_turned_along_its_lying_body_either_way(monkeypatch):
-    import optim.object_init as object_init
     from reconstruction.procedural_objects import table
 
-    mesh = table(width=1.2, depth=0.6)  # long in x
-    vertices, faces = torch.tensor(mesh.vertices, dtype=torch.float32), torch.tensor(mesh.faces)
-    turns = [
-        MODEL_TO_CAMERA @ axis_angle_to_matrix(torch.tensor([0.0, a, 0.0]))
-        for a in (0.0, math.pi / 2, math.pi)
-    ]
-    posed = vertices @ turns[0].T + torch.tensor([0.0, 0.2, 3.0])
-    mask = rasterize(posed[None], faces, K, SIZE).mask[0].float()
-    inputs = object_inputs(
-        vertices, faces, mask, category="table", lying_length=torch.tensor([1.0, 0.0, 0.0])
+    scores = quarter_turn_scores(
+        monkeypatch,
+        table(width=1.2, depth=0.6),  # long in x
+        category="table",
+        lying_length=torch.tensor([1.0, 0.0, 0.0]),
     )
-    monkeypatch.setattr(object_init, "rotation_hypotheses", lambda *args, **kw: torch.stack(turns))
-    config = ObjectInitConfig(num_hypotheses=3, keep=3, use_contact=False)
-
-    def scores(axis):
-        """Each turn's score, in the order of `turns`."""
-        pose, score = initialize_object(inputs, posed, config, axis=axis)
-        order = [
-            next(i for i, turn in enumerate(turns) if torch.allclose(r, turn, atol=1e-5))
-            for r in pose.rotation_matrix()
-        ]
-        return {i: float(s) for i, s in zip(order, score, strict=True)}
-
-    plain, lying = scores(None), scores(torch.tensor([-1.0, 0.0, 0.0]))
+    plain, lying = scores(), scores(axis=torch.tensor([-1.0, 0.0, 0.0]))
     # Along the body either way gains FACING_PREFERENCE; across it nothing; an upright body
     # (its axis along the camera's up) nothing either.
     assert lying[0] - plain[0] == pytest.approx(FACING_PREFERENCE)
     assert lying[2] - plain[2] == pytest.approx(FACING_PREFERENCE)
     assert lying[1] - plain[1] == pytest.approx(0.0, abs=1e-6)
-    assert scores(torch.tensor([0.0, -1.0, 0.0])) == pytest.approx(plain)
+    assert scores(axis=torch.tensor([0.0, -1.0, 0.0])) == pytest.approx(plain)
 
 
 def test_the_body_extends_from_its_hips_to_its_shoulders():
